@@ -1,0 +1,135 @@
+"""The `loadgen` command line (typer). Parses flags, calls the library, maps errors to exit codes.
+
+Exit codes (the public contract, also in the README):
+0 ok · 1 lint found problems · 2 usage error · 3 invalid profile/targets ·
+4 refused by the guard · 5 safety stop · 99 thresholds failed · 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, NoReturn, ParamSpec, TypeVar
+
+import orjson
+import typer
+
+from loadgen import __version__
+from loadgen.errors import (
+    GuardRefusal,
+    InvalidInputError,
+    LoadgenError,
+    SafetyStop,
+    UsageError,
+)
+from loadgen.plan import Plan, render_plan
+from loadgen.profile import Profile, load_profile
+from loadgen.targets import LOCAL, Target, find_targets_file, load_targets, resolve_target
+
+EXIT_OK, EXIT_LINT, EXIT_USAGE, EXIT_INVALID, EXIT_REFUSED, EXIT_SAFETY = 0, 1, 2, 3, 4, 5
+EXIT_THRESHOLDS, EXIT_INTERRUPTED = 99, 130
+
+app = typer.Typer(
+    name="loadgen",
+    help="A k6-style load generator for event-ingestion APIs, safe by construction.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+ProfileArg = Annotated[
+    Path, typer.Argument(help="The profile TOML file.", dir_okay=False, show_default=False)
+]
+TargetOpt = Annotated[
+    str,
+    typer.Option(
+        "--target", "-t", help="A target named in targets.toml; `local` is the embedded mock."
+    ),
+]
+TargetsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--targets", help="The targets file (default: beside the profile, then ./targets.toml)."
+    ),
+]
+
+
+def _errors_to_exit_codes(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn loadgen's exceptions into a message on stderr and the documented exit code."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except InvalidInputError as exc:
+            _fail(str(exc), EXIT_INVALID)
+        except GuardRefusal as exc:
+            _fail(f"refused: {exc}", EXIT_REFUSED)
+        except SafetyStop as exc:
+            _fail(f"safety stop: {exc}", EXIT_SAFETY)
+        except UsageError as exc:
+            _fail(f"usage: {exc}", EXIT_USAGE)
+        except LoadgenError as exc:
+            _fail(str(exc), EXIT_INVALID)
+
+    return wrapper
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    typer.echo(f"loadgen: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def load_inputs(
+    profile_path: Path, target_name: str, targets_path: Path | None
+) -> tuple[Profile, Target]:
+    """Read the profile and its target, collecting the problems of both before failing."""
+    problems = []
+    profile: Profile | None = None
+    target: Target | None = None
+    try:
+        profile = load_profile(profile_path)
+    except InvalidInputError as exc:
+        problems += exc.problems
+    try:
+        source = find_targets_file(profile_path, targets_path)
+        target = resolve_target(target_name, load_targets(source), source)
+    except InvalidInputError as exc:
+        problems += exc.problems
+    if problems or profile is None or target is None:
+        raise InvalidInputError(problems)
+    return profile, target
+
+
+@app.command()
+@_errors_to_exit_codes
+def plan(
+    profile: ProfileArg,
+    target: TargetOpt = LOCAL,
+    targets: TargetsOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+) -> None:
+    """Print the resolved plan: stages, peak rate, duration, totals, mix and a ramp chart."""
+    prof, tgt = load_inputs(profile, target, targets)
+    resolved = Plan.build(prof, tgt)
+    if as_json:
+        sys.stdout.buffer.write(
+            orjson.dumps(resolved.to_dict(), option=orjson.OPT_INDENT_2) + b"\n"
+        )
+    else:
+        typer.echo(render_plan(resolved))
+
+
+@app.command()
+def version() -> None:
+    """Print loadgen's version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,168 @@
+"""The resolved plan of a profile: stages, totals, mix and a terminal chart of the ramp."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from loadgen.durations import format_duration
+from loadgen.profile import Profile
+from loadgen.schedule import Schedule
+from loadgen.targets import Target
+
+_BLOCKS = " ▁▂▃▄▅▆▇█"
+
+
+def schedule_of(profile: Profile) -> Schedule:
+    return Schedule(
+        profile.load.start_rate, [(s.duration_s, s.target) for s in profile.load.stages]
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    profile: Profile
+    target: Target
+    schedule: Schedule
+
+    @classmethod
+    def build(cls, profile: Profile, target: Target) -> Plan:
+        return cls(profile, target, schedule_of(profile))
+
+    def scenario_rows(self) -> list[dict[str, Any]]:
+        total_weight = sum(s.weight for s in self.profile.scenarios)
+        shares = [s.weight / total_weight for s in self.profile.scenarios]
+        counts = apportion(self.schedule.total_requests, shares)
+        rows = []
+        for spec, share, requests in zip(self.profile.scenarios, shares, counts, strict=True):
+            rows.append(
+                {
+                    "name": spec.name,
+                    "api": spec.api,
+                    "kind": spec.kind,
+                    "weight": spec.weight,
+                    "share": round(share, 6),
+                    "batch_size": spec.batch_size,
+                    "requests": requests,
+                    "events": requests * spec.batch_size,
+                    "events_names": list(spec.events),
+                }
+            )
+        return rows
+
+    def events_per_request(self) -> float:
+        total_weight = sum(s.weight for s in self.profile.scenarios)
+        return sum(s.weight * s.batch_size for s in self.profile.scenarios) / total_weight
+
+    def to_dict(self) -> dict[str, Any]:
+        s, p = self.schedule, self.profile
+        stages = [
+            {
+                "index": i,
+                "start_s": st.start_s,
+                "end_s": st.end_s,
+                "duration_s": st.duration_s,
+                "start_rps": st.start_rate,
+                "end_rps": st.end_rate,
+                "requests": round(s.area_at(st.end_s) - s.area_at(st.start_s), 3),
+            }
+            for i, st in enumerate(s.stages)
+        ]
+        scenarios = self.scenario_rows()
+        return {
+            "profile": {
+                "name": p.name,
+                "path": str(p.path),
+                "hash": p.content_hash,
+                "description": p.description,
+            },
+            "target": {
+                "name": self.target.name,
+                "url": self.target.url,
+                "api": self.target.api,
+                "environment": self.target.environment,
+            },
+            "peak_rps": s.peak_rate,
+            "peak_events_per_s": s.peak_rate * self.events_per_request(),
+            "duration_s": s.duration_s,
+            "total_requests": s.total_requests,
+            "total_events": sum(row["events"] for row in scenarios),
+            "max_in_flight": p.load.max_in_flight,
+            "stages": stages,
+            "scenarios": scenarios,
+            "users": {"count": p.users.count, "skew": p.users.skew, "ordered": p.users.ordered},
+            "start": p.start.isoformat() if p.start else None,
+            "apps_enabled": p.apps_enabled,
+        }
+
+
+def apportion(total: int, shares: list[float]) -> list[int]:
+    """Split `total` by `shares` into whole numbers that add up to `total` (largest remainder)."""
+    exact = [total * share for share in shares]
+    counts = [int(x) for x in exact]
+    by_remainder = sorted(range(len(shares)), key=lambda i: exact[i] - counts[i], reverse=True)
+    for i in by_remainder[: total - sum(counts)]:
+        counts[i] += 1
+    return counts
+
+
+def render_chart(schedule: Schedule, width: int = 64, height: int = 8) -> list[str]:
+    """Rate over time as block characters; each column shows the highest rate in its span."""
+    duration, peak = schedule.duration_s, schedule.peak_rate
+    if duration <= 0 or peak <= 0:
+        return ["(no load)"]
+    columns = []
+    for c in range(width):
+        lo, hi = duration * c / width, duration * (c + 1) / width
+        samples = [schedule.rate_at(lo + (hi - lo) * k / 4) for k in range(4)]
+        samples += [schedule.rate_at(hi - 1e-9)]
+        columns.append(max(samples) / peak * height)
+    label_width = len(f"{peak:g}")
+    lines = []
+    for row in range(height, 0, -1):
+        cells = "".join(_BLOCKS[max(0, min(8, round((v - (row - 1)) * 8)))] for v in columns)
+        label = f"{peak:g}" if row == height else ("0" if row == 1 else "")
+        lines.append(f"{label:>{label_width}} ┤{cells}")
+    axis = f"{'':>{label_width}} └{'─' * width}"
+    end = format_duration(duration)
+    lines += [
+        axis,
+        f"{'':>{label_width}}  0s{end:>{width - 2}}",
+        f"{'':>{label_width}}  requests/s over time",
+    ]
+    return lines
+
+
+def render_plan(plan: Plan) -> str:
+    d = plan.to_dict()
+    out = [
+        f"Plan for {d['profile']['name']} -> target {d['target']['name']} ({d['target']['url']})"
+    ]
+    if d["profile"]["description"]:
+        out.append(f"  {d['profile']['description']}")
+    out.append("")
+    out.append("  stage  from        to          duration   rate (req/s)       requests")
+    for st in d["stages"]:
+        out.append(
+            f"  {st['index'] + 1:>5}  {format_duration(st['start_s']):<10}  "
+            f"{format_duration(st['end_s']):<10}  {format_duration(st['duration_s']):<9}  "
+            f"{st['start_rps']:>7g} -> {st['end_rps']:<7g}  {st['requests']:>9,.0f}"
+        )
+    out += [
+        "",
+        f"  peak rate       {d['peak_rps']:g} requests/s ({d['peak_events_per_s']:g} events/s)",
+        f"  total duration  {format_duration(d['duration_s'])}",
+        f"  total requests  {d['total_requests']:,}",
+        f"  total events    {d['total_events']:,}",
+        f"  max in flight   {d['max_in_flight']:,}",
+        "",
+        "  scenario mix",
+    ]
+    for row in d["scenarios"]:
+        out.append(
+            f"    {row['name']:<20} {row['api']}/{row['kind']:<9} {row['share'] * 100:5.1f} %  "
+            f"batch {row['batch_size']:<5} ~{row['requests']:,} requests, ~{row['events']:,} events"
+        )
+    out.append("")
+    out += ["  " + line for line in render_chart(plan.schedule)]
+    return "\n".join(out)

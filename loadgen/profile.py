@@ -1,0 +1,413 @@
+"""The profile: frozen models of the TOML file and the strict reader that builds them.
+
+`load_profile(path)` returns a `Profile` or raises `ProfileError` listing every problem
+(file:line, key path, value, fix). Validation never changes the input; defaults are
+filled in the models only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import orjson
+
+from loadgen.errors import ProfileError
+from loadgen.tomlsource import load_toml
+from loadgen.validation import MAX_RATE, Reader, join
+
+Api = Literal["posthog", "customerio", "segment"]
+Kind = Literal["identify", "track", "alias", "batch"]
+APIS: tuple[Api, ...] = ("posthog", "customerio", "segment")
+KINDS: tuple[Kind, ...] = ("identify", "track", "alias", "batch")
+MAX_BATCH_SIZE = 10_000
+MAX_IN_FLIGHT = 100_000
+MAX_USERS = 100_000_000
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class StageSpec:
+    """Ramp linearly from the previous stage's end rate to `target` over `duration_s`."""
+
+    duration_s: float
+    target: float
+
+
+@dataclass(frozen=True, slots=True)
+class LoadSpec:
+    model: Literal["arrival-rate"]
+    start_rate: float
+    stages: tuple[StageSpec, ...]
+    max_in_flight: int
+    timeout_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class UsersSpec:
+    """The simulated population: `count` distinct ids drawn with Zipf `skew` (0 = uniform)."""
+
+    count: int
+    skew: float
+    id_prefix: str
+    ordered: bool  # never two requests in flight for one distinct_id
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaySpec:
+    """Stream events from a file (a historical import) instead of generating them."""
+
+    file: str
+    format: Literal["ndjson", "csv"]
+    on_error: Literal["fail", "skip"]
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioSpec:
+    name: str
+    api: Api
+    kind: Kind
+    weight: float
+    batch_size: int  # events per request
+    events: tuple[str, ...]
+    properties: dict[str, Any]  # values may be templates, expanded per event by scenarios/
+    gzip: bool
+    historical: bool  # PostHog `historical_migration`; timestamps spread over `history_s`
+    history_s: float  # how far back timestamps are spread (0 = now)
+    api_version: Literal["v1", "v2"]  # Customer.io Track API version
+    replay: ReplaySpec | None
+
+
+@dataclass(frozen=True, slots=True)
+class RetrySpec:
+    """Opt-in retries on 429 / 5xx, honouring Retry-After."""
+
+    enabled: bool
+    max_retries: int
+    max_backoff_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    name: str
+    description: str
+    load: LoadSpec
+    scenarios: tuple[ScenarioSpec, ...]
+    users: UsersSpec
+    start: datetime | None
+    apps_enabled: bool | None
+    thresholds: dict[str, tuple[str, ...]]
+    retries: RetrySpec
+    path: Path
+    content_hash: str  # canonical: insensitive to comments and formatting
+
+    @property
+    def peak_rate(self) -> float:
+        return max([self.load.start_rate, *(s.target for s in self.load.stages)])
+
+    @property
+    def duration_s(self) -> float:
+        return sum(s.duration_s for s in self.load.stages)
+
+
+def canonical_hash(data: dict[str, Any]) -> str:
+    """sha256 of the parsed values: comments, order and layout do not change it."""
+    body = orjson.dumps(_normalise(data), option=orjson.OPT_SORT_KEYS)
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def _normalise(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _normalise(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normalise(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # `10` and `10.0` are the same rate
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def load_profile(path: Path) -> Profile:
+    """Read and validate a profile file; raise `ProfileError` with every problem."""
+    data, lines = load_toml(path, kind="profile", error=ProfileError)
+    reader = Reader(str(path), lines)
+    profile = _read_profile(reader, data, path)
+    if reader.problems:
+        raise ProfileError(reader.problems)
+    return profile
+
+
+_TOP_KEYS = (
+    "name",
+    "description",
+    "apps_enabled",
+    "load",
+    "scenarios",
+    "users",
+    "schedule",
+    "thresholds",
+    "retries",
+)
+
+
+def _read_profile(r: Reader, data: dict[str, Any], path: Path) -> Profile:
+    r.check_keys(data, "", _TOP_KEYS)
+    name = r.string(data, "name", "")
+    if name and not NAME_RE.match(name):
+        r.problem(
+            "name",
+            "must be 1-64 letters, digits, '.', '_' or '-'",
+            value=name,
+            fix="it names the results file, so keep it filename-safe",
+        )
+    apps = data.get("apps_enabled")
+    if apps is not None and not isinstance(apps, bool):
+        r.problem("apps_enabled", "must be true or false", value=apps)
+        apps = None
+    scenarios = _read_scenarios(r, data)
+    return Profile(
+        name=name,
+        description=r.string(data, "description", "", "", max_len=2000),
+        load=_read_load(r, r.table(data, "load", "", required=True)),
+        scenarios=scenarios,
+        users=_read_users(r, r.table(data, "users", "")),
+        start=_read_schedule(r, r.table(data, "schedule", "")),
+        apps_enabled=apps,
+        thresholds=_read_thresholds(r, r.table(data, "thresholds", "")),
+        retries=_read_retries(r, r.table(data, "retries", "")),
+        path=path,
+        content_hash=canonical_hash(data),
+    )
+
+
+def _read_load(r: Reader, table: dict[str, Any]) -> LoadSpec:
+    r.check_keys(table, "load", ("model", "start_rate", "stages", "max_in_flight", "timeout"))
+    model = r.string(table, "model", "load", "arrival-rate", choices=("arrival-rate", "vus"))
+    if model == "vus":
+        r.problem(
+            "load.model",
+            'the "vus" (closed) model is not available yet',
+            fix='use model = "arrival-rate" (open model: rates in requests/s)',
+        )
+    stages_raw = table.get("stages", [])
+    if not isinstance(stages_raw, list) or not stages_raw:
+        r.problem(
+            "load.stages",
+            "needs at least one stage",
+            fix="add [[load.stages]] entries with `duration` and `target`",
+        )
+        stages_raw = []
+    stages = []
+    for i, stage in enumerate(stages_raw):
+        where = join("load.stages", i)
+        if not isinstance(stage, dict):
+            r.problem(where, "must be a table with `duration` and `target`", value=stage)
+            continue
+        r.check_keys(stage, where, ("duration", "target"))
+        stages.append(
+            StageSpec(
+                r.duration(stage, "duration", where),
+                r.number(stage, "target", where, unit=" requests/s"),
+            )
+        )
+    if stages and sum(s.duration_s for s in stages) <= 0:
+        r.problem("load.stages", "the stages add up to zero seconds", fix="give a stage a duration")
+    return LoadSpec(
+        model="arrival-rate",
+        start_rate=r.number(table, "start_rate", "load", 0.0, unit=" requests/s"),
+        stages=tuple(stages),
+        max_in_flight=int(
+            r.number(
+                table, "max_in_flight", "load", 256, minimum=1, maximum=MAX_IN_FLIGHT, integer=True
+            )
+        ),
+        timeout_s=r.duration(table, "timeout", "load", 10.0),
+    )
+
+
+_SCENARIO_KEYS = (
+    "name",
+    "api",
+    "kind",
+    "weight",
+    "batch_size",
+    "event",
+    "events",
+    "properties",
+    "gzip",
+    "historical",
+    "history",
+    "api_version",
+    "replay",
+)
+
+
+def _read_scenarios(r: Reader, data: dict[str, Any]) -> tuple[ScenarioSpec, ...]:
+    tables = r.table_list(data, "scenarios", "")
+    if not tables and "scenarios" not in data:
+        r.problem(
+            "scenarios",
+            "at least one scenario is needed",
+            fix="add a [[scenarios]] table with `api`, `kind` and `weight`",
+        )
+    result: list[ScenarioSpec] = []
+    for i, table in enumerate(tables):
+        spec = _read_scenario(r, table, join("scenarios", i), i)
+        if any(s.name == spec.name for s in result):
+            r.problem(
+                join(join("scenarios", i), "name"),
+                "duplicate scenario name",
+                value=spec.name,
+                fix="give each scenario its own name",
+            )
+        result.append(spec)
+    return tuple(result)
+
+
+def _read_scenario(r: Reader, t: dict[str, Any], where: str, index: int) -> ScenarioSpec:
+    r.check_keys(t, where, _SCENARIO_KEYS)
+    api = cast(Api, r.string(t, "api", where, choices=APIS))
+    kind = cast(Kind, r.string(t, "kind", where, choices=KINDS))
+    name = r.string(t, "name", where, f"{kind or 'scenario'}-{index}")
+    batch_size = int(
+        r.number(t, "batch_size", where, 1, minimum=1, maximum=MAX_BATCH_SIZE, integer=True)
+    )
+    if batch_size > 1 and kind != "batch":
+        r.problem(
+            join(where, "batch_size"),
+            'only a kind = "batch" scenario sends several events per request',
+            value=batch_size,
+            fix='set kind = "batch" or remove it',
+        )
+    events = _read_events(r, t, where, kind)
+    properties = t.get("properties", {})
+    if not isinstance(properties, dict):
+        r.problem(
+            join(where, "properties"),
+            "must be a table",
+            value=properties,
+            fix='write `properties = { plan = "{{choice:free,pro}}" }`',
+        )
+        properties = {}
+    version = r.string(t, "api_version", where, "v1", choices=("v1", "v2"))
+    if version == "v2" and api != "customerio":
+        r.problem(
+            join(where, "api_version"),
+            "only Customer.io scenarios have an API version",
+            fix="remove it",
+        )
+    historical = r.boolean(t, "historical", where, False)
+    history = r.duration(t, "history", where, 0.0, maximum=20 * 365 * 86400.0)
+    return ScenarioSpec(
+        name=name,
+        api=api,
+        kind=kind,
+        weight=r.number(t, "weight", where, 1.0, exclusive_min=True, maximum=1e6),
+        batch_size=batch_size,
+        events=events,
+        properties=properties,
+        gzip=r.boolean(t, "gzip", where, False),
+        historical=historical,
+        history_s=history,
+        api_version=cast(Literal["v1", "v2"], version),
+        replay=_read_replay(r, t, where),
+    )
+
+
+def _read_events(r: Reader, t: dict[str, Any], where: str, kind: str) -> tuple[str, ...]:
+    if "event" in t and "events" in t:
+        r.problem(join(where, "events"), "give `event` or `events`, not both")
+    if "event" in t:
+        return (r.string(t, "event", where, max_len=200),)
+    events = r.string_list(t, "events", where)
+    for j, event in enumerate(events):
+        if not event or len(event) > 200:
+            r.problem(
+                join(join(where, "events"), j), "event names are 1-200 characters", value=event
+            )
+    return tuple(events) or (("pageview",) if kind in ("track", "batch") else ())
+
+
+def _read_replay(r: Reader, t: dict[str, Any], where: str) -> ReplaySpec | None:
+    if "replay" not in t:
+        return None
+    path = join(where, "replay")
+    table = r.table(t, "replay", where)
+    r.check_keys(table, path, ("file", "format", "on_error"))
+    file = r.string(table, "file", path)
+    default_format = "csv" if file.lower().endswith(".csv") else "ndjson"
+    return ReplaySpec(
+        file=file,
+        format=cast(
+            Literal["ndjson", "csv"],
+            r.string(table, "format", path, default_format, choices=("ndjson", "csv")),
+        ),
+        on_error=cast(
+            Literal["fail", "skip"],
+            r.string(table, "on_error", path, "fail", choices=("fail", "skip")),
+        ),
+    )
+
+
+def _read_users(r: Reader, t: dict[str, Any]) -> UsersSpec:
+    r.check_keys(t, "users", ("count", "skew", "id_prefix", "ordered"))
+    return UsersSpec(
+        count=int(r.number(t, "count", "users", 1000, minimum=1, maximum=MAX_USERS, integer=True)),
+        skew=r.number(t, "skew", "users", 1.0, maximum=10.0),
+        id_prefix=r.string(t, "id_prefix", "users", "user-", max_len=100),
+        ordered=r.boolean(t, "ordered", "users", False),
+    )
+
+
+def _read_schedule(r: Reader, t: dict[str, Any]) -> datetime | None:
+    r.check_keys(t, "schedule", ("start",))
+    value = t.get("start")
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            value = None
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        r.problem(
+            "schedule.start",
+            "must be an RFC 3339 date-time with an offset",
+            value=t.get("start"),
+            fix="write e.g. start = 2026-12-01T10:00:00+01:00",
+        )
+        return None
+    return value
+
+
+def _read_thresholds(r: Reader, t: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    result: dict[str, tuple[str, ...]] = {}
+    for metric, value in t.items():
+        exprs = [value] if isinstance(value, str) else value
+        if not isinstance(exprs, list) or not all(isinstance(e, str) and e for e in exprs):
+            r.problem(
+                join("thresholds", metric),
+                "must be a k6 expression or a list of them",
+                value=value,
+                fix=f'write e.g. {metric} = ["p(95)<200"]',
+            )
+            continue
+        result[metric] = tuple(exprs)
+    return result
+
+
+def _read_retries(r: Reader, t: dict[str, Any]) -> RetrySpec:
+    r.check_keys(t, "retries", ("enabled", "max_retries", "max_backoff"))
+    return RetrySpec(
+        enabled=r.boolean(t, "enabled", "retries", False),
+        max_retries=int(r.number(t, "max_retries", "retries", 3, maximum=10, integer=True)),
+        max_backoff_s=r.duration(t, "max_backoff", "retries", 30.0),
+    )
+
+
+__all__ = ["MAX_RATE", "Profile", "ScenarioSpec", "StageSpec", "load_profile"]
