@@ -28,6 +28,12 @@ def join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else key
 
 
+def suggest(word: str, options: list[str]) -> list[str]:
+    """The known option `word` was probably meant to be: a prefix of one, or a close spelling."""
+    prefixed = [o for o in options if o.startswith(word) or word.startswith(o)]
+    return prefixed[:1] or difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+
+
 class Reader:
     """Collects problems for one file while reading values out of its tables."""
 
@@ -48,7 +54,7 @@ class Reader:
         for key in table:
             if key in allowed:
                 continue
-            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+            close = suggest(key, allowed)
             fix = (
                 f"did you mean `{close[0]}`?"
                 if close
