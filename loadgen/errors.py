@@ -62,3 +62,7 @@ class SafetyStop(LoadgenError):
 
 class UsageError(LoadgenError):
     """Bad command-line flags or arguments that typer itself cannot catch."""
+
+
+class ScenarioExhausted(LoadgenError):
+    """A scenario has nothing more to send (a replay file reached its end)."""

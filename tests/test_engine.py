@@ -1,0 +1,298 @@
+"""Engine logic on a fake clock: on-time starts, drops, latency from the planned start,
+ordering per key, retries, safety stops, interrupts and exhausted scenarios.
+No real sleeping and no sockets here; the real-socket runs are in test_run_*.py."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from loadgen.clock import FakeClock
+from loadgen.engine import Engine, EngineConfig, EngineOutcome
+from loadgen.errors import ScenarioExhausted
+from loadgen.mix import ScenarioMix
+from loadgen.schedule import Schedule
+from loadgen.transport.base import RequestSpec, Response, TransportError
+
+
+@dataclass
+class Built:
+    request: RequestSpec
+    key: str | None = None
+
+
+@dataclass
+class Builder:
+    keys: Callable[[int], str | None] = lambda n: None
+    limit: int | None = None  # raise ScenarioExhausted after this many builds
+
+    built: int = 0
+
+    def build(self, scenario: int, n: int) -> Built:
+        if self.limit is not None and self.built >= self.limit:
+            raise ScenarioExhausted("done")
+        self.built += 1
+        return Built(RequestSpec("POST", f"/r/{n}", ()), self.keys(n))
+
+
+@dataclass
+class Recorder:
+    planned: int = 0
+    dropped: int = 0
+    started: list[float] = field(default_factory=list)
+    responses: list[tuple[float, int, int, int, int]] = field(default_factory=list)
+    errors: list[tuple[str, int]] = field(default_factory=list)
+    lags: list[int] = field(default_factory=list)
+
+    def record_planned(self, t_s: float) -> None:
+        self.planned += 1
+
+    def record_dropped(self, scenario: int, t_s: float) -> None:
+        self.dropped += 1
+
+    def record_started(self, scenario: int, t_s: float) -> None:
+        self.started.append(t_s)
+
+    def record_response(
+        self,
+        scenario: int,
+        t_s: float,
+        latency_us: int,
+        service_us: int,
+        status: int,
+        retry_after_s: float | None,
+        attempt: int = 0,
+    ) -> None:
+        self.responses.append((t_s, latency_us, service_us, status, attempt))
+
+    def record_error(
+        self,
+        scenario: int,
+        t_s: float,
+        latency_us: int,
+        service_us: int,
+        kind: str,
+        attempt: int = 0,
+    ) -> None:
+        self.errors.append((kind, latency_us))
+
+    def record_lag(self, lag_us: int) -> None:
+        self.lags.append(lag_us)
+
+
+class FakeServer:
+    """Answers after `service(path, now)` seconds of fake time with `status(path, now)`."""
+
+    def __init__(
+        self,
+        clock: FakeClock,
+        service: Callable[[float], float] = lambda t: 0.01,
+        status: Callable[[float], int] = lambda t: 200,
+        fail: Callable[[float], bool] = lambda t: False,
+    ) -> None:
+        self.clock, self.service, self.status, self.fail = clock, service, status, fail
+        self.in_flight: Counter[str] = Counter()
+        self.max_per_key = 0
+        self.paths: list[str] = []
+
+    async def send(self, request: RequestSpec) -> Response:
+        now = self.clock.now()
+        self.paths.append(request.path)
+        if self.fail(now):
+            raise TransportError("refused", "connection refused")
+        await self.clock.sleep(self.service(now))
+        return Response(self.status(now), retry_after_s=None)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def run(
+    engine: Engine, clock: FakeClock, during: Callable[[Engine], None] | None = None
+) -> EngineOutcome:
+    async def main() -> EngineOutcome:
+        task = asyncio.ensure_future(engine.run())
+        if during is not None:
+            during(engine)
+        await clock.drive(task)
+        return task.result()
+
+    return asyncio.run(main())
+
+
+def make(
+    schedule: Schedule, server: FakeServer | None = None, *, clock: FakeClock, **kw: Any
+) -> tuple[Engine, Recorder, FakeServer]:
+    rec = Recorder()
+    server = server or FakeServer(clock)
+    kw.setdefault("builder", Builder())
+    kw.setdefault("config", EngineConfig(max_in_flight=100))
+    engine = Engine(
+        schedule=schedule, mix=ScenarioMix([1.0]), transport=server, recorder=rec, clock=clock, **kw
+    )
+    return engine, rec, server
+
+
+def test_every_planned_request_starts_on_time() -> None:
+    clock = FakeClock()
+    schedule = Schedule(10, [(3, 10)])
+    engine, rec, _ = make(schedule, clock=clock)
+    outcome = run(engine, clock)
+    assert outcome.status == "completed"
+    assert rec.planned == len(rec.started) == 30
+    planned = [t for _, t in schedule.offsets()]
+    # started within the early window (0.5 ms) of the plan, never late on a fake clock
+    assert all(abs(s - p) <= 0.0005 + 1e-9 for s, p in zip(rec.started, planned, strict=True))
+    assert max(rec.lags) == 0
+
+
+def test_full_in_flight_drops_and_counts_never_delays() -> None:
+    clock = FakeClock()
+    server = FakeServer(clock, service=lambda t: 1.0)  # each request takes a second
+    config = EngineConfig(max_in_flight=5)
+    engine, rec, _ = make(Schedule(10, [(2, 10)]), server, clock=clock, config=config)
+    run(engine, clock)
+    assert rec.planned == 20
+    assert len(rec.started) + rec.dropped == 20
+    assert rec.dropped > 0
+    assert max(t for t in rec.started) < 2.0  # nothing was pushed past the schedule
+
+
+def test_latency_counts_from_the_planned_start_through_a_stall() -> None:
+    clock = FakeClock()
+    start = clock.now()
+
+    def service(now: float) -> float:  # the server stalls from t=1 s until t=3 s
+        t = now - start
+        return (3.0 - t) if 1.0 <= t < 3.0 else 0.005
+
+    engine, rec, _ = make(Schedule(10, [(4, 10)]), FakeServer(clock, service=service), clock=clock)
+    run(engine, clock)
+    latencies = sorted(lat for _, lat, _, _, _ in rec.responses)
+    # a request planned at 1.1 s waits until 3 s: ~1.9 s, not the 5 ms a closed loop would see
+    assert latencies[-1] >= 1_900_000
+    stalled = [lat for _, lat, _, _, _ in rec.responses if lat > 100_000]
+    assert len(stalled) == 19  # every arrival planned at 1.1 .. 2.9 s, none hidden
+
+
+def test_ordered_mode_never_has_two_in_flight_for_one_key() -> None:
+    clock = FakeClock()
+    in_flight: Counter[str] = Counter()
+    worst = [0]
+
+    class KeyServer(FakeServer):
+        async def send(self, request: RequestSpec) -> Response:
+            key = str(int(request.path.rsplit("/", 1)[1]) % 3)
+            in_flight[key] += 1
+            worst[0] = max(worst[0], in_flight[key])
+            await self.clock.sleep(0.5)  # slower than the 0.1 s between a key's arrivals
+            in_flight[key] -= 1
+            return Response(200)
+
+    builder = Builder(keys=lambda n: str(n % 3))
+    engine, rec, _ = make(
+        Schedule(20, [(2, 20)]),
+        KeyServer(clock),
+        clock=clock,
+        builder=builder,
+        config=EngineConfig(max_in_flight=1000, ordered=True),
+    )
+    run(engine, clock)
+    assert worst[0] == 1
+    assert len(rec.responses) == 40
+    assert max(lat for _, lat, _, _, _ in rec.responses) > 1_000_000  # waiting shows as latency
+
+
+@dataclass
+class Retry:
+    max_retries: int = 2
+    delays: list[tuple[int, float | None]] = field(default_factory=list)
+
+    def delay(self, attempt: int, retry_after_s: float | None) -> float:
+        self.delays.append((attempt, retry_after_s))
+        return 0.25
+
+
+def test_retries_are_opt_in_and_counted_per_attempt() -> None:
+    clock = FakeClock()
+    server = FakeServer(clock, status=lambda t: 429)
+    retry = Retry()
+    engine, rec, _ = make(Schedule(5, [(1, 5)]), server, clock=clock, retry=retry)
+    run(engine, clock)
+    attempts = Counter(a for *_, a in rec.responses)
+    assert attempts == {0: 5, 1: 5, 2: 5}
+    assert len(rec.started) == 15
+
+    clock = FakeClock()
+    engine, rec, _ = make(
+        Schedule(5, [(1, 5)]), FakeServer(clock, status=lambda t: 429), clock=clock
+    )
+    run(engine, clock)
+    assert len(rec.responses) == 5  # no retry policy: one attempt each
+
+
+@dataclass
+class Trip:
+    after: int
+    seen: int = 0
+
+    def observe(self, t_s: float, status: int | None, error: bool) -> None:
+        self.seen += 1
+
+    def tripped(self) -> str | None:
+        return "5xx above 5 % over 10 s" if self.seen >= self.after else None
+
+
+def test_safety_trip_aborts_the_run_with_its_reason() -> None:
+    clock = FakeClock()
+    engine, rec, _ = make(Schedule(10, [(10, 10)]), clock=clock, safety=Trip(after=7))
+    outcome = run(engine, clock)
+    assert outcome.status == "aborted"
+    assert outcome.reason == "5xx above 5 % over 10 s"
+    assert rec.planned < 100
+
+
+def test_stop_request_interrupts_and_waits_for_in_flight_within_grace() -> None:
+    clock = FakeClock()
+    server = FakeServer(clock, service=lambda t: 0.2)
+    engine, rec, _ = make(Schedule(10, [(10, 10)]), server, clock=clock)
+
+    pending: list[asyncio.Future[None]] = []
+
+    def stop_later(e: Engine) -> None:
+        async def later() -> None:
+            await clock.sleep(2.05)
+            e.request_stop("interrupted", "interrupted by the user")
+
+        pending.append(asyncio.ensure_future(later()))
+
+    outcome = run(engine, clock, during=stop_later)
+    assert outcome.status == "interrupted"
+    assert 19 <= len(rec.started) <= 21
+    assert len(rec.responses) == len(rec.started)  # in-flight ones finished within grace
+    assert outcome.unfinished == 0
+
+
+def test_transport_errors_are_counted_by_kind_and_never_crash() -> None:
+    clock = FakeClock()
+    start = clock.now()
+    server = FakeServer(clock, fail=lambda now: now - start < 1.0)
+    engine, rec, _ = make(Schedule(10, [(2, 10)]), server, clock=clock)
+    outcome = run(engine, clock)
+    assert outcome.status == "completed"
+    assert Counter(k for k, _ in rec.errors) == {"refused": 10}
+    assert len(rec.responses) == 10
+
+
+def test_a_scenario_that_runs_out_of_input_ends_the_run() -> None:
+    clock = FakeClock()
+    engine, rec, _ = make(
+        Schedule(10, [(10, 10)]), clock=clock, builder=Builder(limit=12), scenario_names=["replay"]
+    )
+    outcome = run(engine, clock)
+    assert len(rec.started) == 12
+    assert outcome.exhausted == ["replay"]
+    assert outcome.reason == "every scenario reached the end of its input"
