@@ -18,6 +18,7 @@ No clock, no asyncio: this module is tested with tables, properties and a Fracti
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterator, Sequence
@@ -96,20 +97,26 @@ class Segment:
     def low_bits_table(self) -> bytes:
         """For each value of an index's low 16 bits: always in, never in, or check exactly.
 
-        The low bits fix the leading digits of the index's point, i.e. a cell of width
-        2**-16; only the (at most two) cells that straddle a boundary need the exact test.
+        The low bits fix the leading 16 binary digits of the index's point, i.e. a cell
+        [r, r + 1) / 2**16 with r the bits reversed; only the (at most two) cells that
+        straddle a boundary of the segment need the exact test.
         """
-        table = bytearray(1 << _LOW_BITS)
-        width = Fraction(1, 1 << _LOW_BITS)
-        for low in range(1 << _LOW_BITS):
-            cell = Fraction(int(format(low, f"0{_LOW_BITS}b")[::-1], 2), 1 << _LOW_BITS)
-            if self.start <= cell and cell + width <= self.end:
-                table[low] = _IN
-            elif cell + width <= self.start or cell >= self.end:
-                table[low] = _OUT
-            else:
-                table[low] = _CHECK
-        return bytes(table)
+        scale = 1 << _LOW_BITS
+        low, high = self.start * scale, self.end * scale
+        first_in, last_in = math.ceil(low), math.floor(high) - 1  # cells wholly inside
+        last_before, first_after = math.floor(low) - 1, math.ceil(high)  # wholly outside
+        by_cell = bytearray([_CHECK]) * scale
+        by_cell[: max(0, last_before + 1)] = bytes(max(0, last_before + 1))  # _OUT is 0
+        by_cell[first_after:] = bytes(max(0, scale - first_after))
+        if last_in >= first_in:
+            by_cell[first_in : last_in + 1] = bytes([_IN]) * (last_in + 1 - first_in)
+        return bytes(by_cell[r] for r in _reversed_low_bits())
+
+
+@functools.cache
+def _reversed_low_bits() -> tuple[int, ...]:
+    """r -> r with its 16 bits in reverse order (computed once, on first use)."""
+    return tuple(int(format(r, f"0{_LOW_BITS}b")[::-1], 2) for r in range(1 << _LOW_BITS))
 
 
 FULL = Segment()

@@ -209,3 +209,13 @@ def test_rate_and_area_helpers() -> None:
     assert schedule.area_at(15) == 1000
     assert schedule.peak_rate == 100
     assert schedule.duration_s == 15
+
+
+@pytest.mark.parametrize("text", ["1/3", "2/3", "5/7:6/7", "0:1/65536", "1/2:1"])
+def test_low_bits_table_agrees_with_exact_membership(text: str) -> None:
+    segment = Segment.parse(text)
+    table = segment.low_bits_table()
+    for j in range(0, 200_000, 7):
+        state = table[j & 0xFFFF]
+        fast = state == 1 or (state == 2 and segment.contains(j))
+        assert fast == segment.contains(j), j
