@@ -126,6 +126,68 @@ def plan(
 
 
 @app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (loopback by default).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 8000,
+    rps_limit: Annotated[
+        float, typer.Option(help="Requests/s per workspace before 429s; 0 = off.")
+    ] = 100.0,
+    latency: Annotated[
+        str | None,
+        typer.Option(
+            help="Added latency: fixed:5ms, uniform:1ms-10ms, normal:20ms,5ms, "
+            "lognormal:10ms,100ms, exponential:10ms."
+        ),
+    ] = None,
+    error_rate: Annotated[float, typer.Option(help="Probability of answering 503.")] = 0.0,
+    stall: Annotated[
+        str | None,
+        typer.Option(help="EVERY:FOR, e.g. 10s:2s: hold every request for 2 s every 10 s."),
+    ] = None,
+    reset_rate: Annotated[
+        float, typer.Option(help="Probability of resetting the connection instead of answering.")
+    ] = 0.0,
+    accept_key: Annotated[
+        list[str] | None,
+        typer.Option(help="Accept only these tokens / site_id:api_key / write keys (repeatable)."),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed for the fault injection, for reproducible runs.")
+    ] = None,
+) -> None:
+    """Run the embedded mock ingestion API (PostHog, Customer.io, Segment) until Ctrl-C."""
+    from loadgen.mock import config as mc
+    from loadgen.mock.runner import run as run_mock
+
+    try:
+        config = mc.MockConfig(
+            host=mc.parse_host(host),
+            port=mc.parse_port(port),
+            rps_limit=mc.parse_rps_limit(rps_limit),
+            latency=mc.parse_latency(latency) if latency else None,
+            error_rate=mc.parse_error_rate(error_rate),
+            stall=mc.parse_stall(stall) if stall else None,
+            reset_rate=mc.parse_reset_rate(reset_rate),
+            accepted_keys=mc.parse_accepted_keys(accept_key or []),
+            seed=mc.parse_seed(seed) if seed is not None else None,
+        )
+    except ValueError as exc:
+        _fail(f"usage: {exc}", EXIT_USAGE)
+
+    def ready(url: str) -> None:
+        typer.echo(
+            f"loadgen mock ingestion API listening on {url} (stats: {url}/_loadgen/stats)", err=True
+        )
+
+    try:
+        run_mock(config, ready=ready)
+    except OSError as exc:
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", EXIT_USAGE)
+
+
+@app.command()
 def version() -> None:
     """Print loadgen's version."""
     typer.echo(__version__)

@@ -17,6 +17,8 @@ from typing import Any, Literal, cast
 import orjson
 
 from loadgen.errors import ProfileError
+from loadgen.scenarios import check_scenario
+from loadgen.templates import check as check_properties
 from loadgen.tomlsource import load_toml
 from loadgen.validation import MAX_RATE, Reader, join
 
@@ -302,6 +304,18 @@ def _read_scenario(r: Reader, t: dict[str, Any], where: str, index: int) -> Scen
             fix="remove it",
         )
     historical = r.boolean(t, "historical", where, False)
+    for problem in check_properties(properties):
+        r.problem(
+            join(where, "properties"),
+            problem,
+            fix="templates are {{counter}}, {{choice:a,b}}, {{int:1..9}}, {{float:0..1}}, "
+            "{{uuid}}, {{timestamp}}, {{user}}, {{text:N}}",
+        )
+    if api and kind:
+        for problem in check_scenario(
+            api, kind, version, batch_size, events=events, historical=historical
+        ):
+            r.problem(where, problem)
     history = r.duration(t, "history", where, 0.0, maximum=20 * 365 * 86400.0)
     return ScenarioSpec(
         name=name,

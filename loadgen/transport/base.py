@@ -7,7 +7,7 @@ Errors never escape as arbitrary exceptions: every failure to get a response is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 ErrorKind = Literal["refused", "reset", "timeout", "protocol", "tls", "dns", "closed", "other"]
@@ -33,8 +33,8 @@ class RequestSpec:
 
     method: str
     path: str
-    headers: tuple[tuple[str, str], ...]
-    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = field(repr=False)  # may carry credentials
+    body: bytes = field(default=b"", repr=False)  # may carry an api_key
 
 
 @dataclass(frozen=True, slots=True)

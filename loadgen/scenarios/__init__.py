@@ -1,0 +1,272 @@
+"""Scenarios: build each planned request of a profile, with the exact wire format of its API.
+
+`ScenarioSet(profile, credentials, seed=..., clock=...)` is what the engine calls:
+`build(scenario, n)` returns a `BuiltRequest` (the request, its ordering key, its event
+count). A generated scenario picks users from the population (`users.py`) and follows their
+journeys; a replay scenario (`replay.py`) streams a file. `check_scenario` lists the API
+limits a scenario breaks, for the profile reader.
+
+The ordering key of a generated request is the user id of the journey it belongs to (also
+for its anonymous tracks, so anonymous track -> identify -> alias stay in order when
+`users.ordered = true`); a batch holds many users and has no key.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from loadgen.scenarios import customerio, posthog, segment
+from loadgen.scenarios.base import (
+    SERIAL_STRIDE,
+    ApiFormat,
+    BuiltRequest,
+    Encoder,
+    Ids,
+    Op,
+    OpKind,
+    Timeline,
+)
+from loadgen.scenarios.customerio import CustomerIO
+from loadgen.scenarios.posthog import PostHog
+from loadgen.scenarios.replay import ReplayError, ReplayExhausted, ReplayScenario
+from loadgen.scenarios.segment import Segment
+from loadgen.scenarios.users import Journeys, Population
+from loadgen.schedule import Schedule
+from loadgen.targets import CREDENTIAL_KEYS
+from loadgen.templates import Context, compile_properties
+
+if TYPE_CHECKING:  # profile.py imports check_scenario from here: no runtime cycle
+    from loadgen.profile import LoadSpec, Profile, ScenarioSpec
+
+
+def check_scenario(
+    api: str,
+    kind: str,
+    api_version: str,
+    batch_size: int,
+    *,
+    events: Sequence[str] = (),
+    historical: bool = False,
+) -> list[str]:
+    """What a scenario asks that its API cannot take (user-facing messages, no key path)."""
+    if api == "posthog":
+        return posthog.check(kind, batch_size, events, historical)
+    if api == "customerio":
+        return customerio.check(kind, api_version, events)
+    if api == "segment":
+        return segment.check(kind, batch_size)
+    return [f"unknown API {api!r}"]
+
+
+def planned_requests(load: LoadSpec) -> float:
+    """The requests the schedule plans: the area under the rate curve."""
+    return float(
+        Schedule(load.start_rate, [(s.duration_s, s.target) for s in load.stages]).total_area
+    )
+
+
+class GeneratedScenario:
+    """Builds requests from the population, the journeys and the scenario's templates."""
+
+    __slots__ = (
+        "_ctx",
+        "_encoder",
+        "_events",
+        "_fmt",
+        "_journeys",
+        "_pop",
+        "_props",
+        "_rng",
+        "_spec",
+        "_timeline",
+    )
+
+    def __init__(
+        self,
+        spec: ScenarioSpec,
+        fmt: ApiFormat,
+        encoder: Encoder,
+        timeline: Timeline,
+        population: Population,
+        journeys: Journeys,
+        rng: random.Random,
+    ) -> None:
+        self._spec, self._fmt, self._encoder, self._timeline = spec, fmt, encoder, timeline
+        self._pop, self._journeys, self._rng = population, journeys, rng
+        self._props = compile_properties(spec.properties)
+        self._ctx = Context(rng)
+        self._events = spec.events or ("event",)
+
+    def __repr__(self) -> str:
+        return f"GeneratedScenario({self._spec.name!r}, {self._fmt!r})"
+
+    def build(self, n: int) -> BuiltRequest:
+        fmt, spec = self._fmt, self._spec
+        if spec.kind == "batch" and fmt.batch_path is not None:
+            size = spec.batch_size
+            times = self._timeline.times(n, size)
+            base = n * SERIAL_STRIDE
+            wires = [fmt.wire(self._op(base + i, "track", times[i])) for i in range(size)]
+            body = fmt.batch_body(wires, self._timeline.now(), spec.historical)
+            return BuiltRequest(self._encoder.request("POST", fmt.batch_path, body), None, size)
+        kind: OpKind = "track" if spec.kind == "batch" else spec.kind
+        wire = fmt.wire(self._op(n * SERIAL_STRIDE, kind, self._timeline.times(n, 1)[0]))
+        request = self._encoder.request(wire.method, wire.path, fmt.single_body(wire))
+        return BuiltRequest(request, wire.key, 1)
+
+    def _op(self, serial: int, kind: OpKind, ts: float) -> Op:
+        """The next step of the journey of the user drawn for `serial` (see users.py)."""
+        pop, journeys, fmt = self._pop, self._journeys, self._fmt
+        k = pop.rank(serial)
+        anonymous, alias = False, None
+        if kind == "track":
+            anonymous = fmt.anonymous_tracks and journeys.anonymous(k)
+        elif kind == "identify":
+            journeys.mark_identified(k)
+        elif journeys.alias_or_identify(k):
+            alias = pop.alias_id(k)
+        else:
+            kind = "identify"
+        linked = anonymous or (kind == "identify" and fmt.anonymous_tracks)
+        anon_id = pop.anon_id(k) if linked else None
+        user = pop.user_id(k)
+        ctx = self._ctx
+        ctx.user = anon_id if anonymous and anon_id else user
+        ctx.ts, ctx.native, ctx.serial = ts, fmt.native_time(ts), serial
+        properties = self._props.render(ctx)
+        events = self._events
+        name = events[int(self._rng.random() * len(events))] if kind == "track" else kind
+        return Op(kind, user, anon_id, anonymous, name, properties, ts, serial, alias)
+
+
+class ScenarioSet:
+    """Every scenario of a profile, ready to build requests for the engine."""
+
+    __slots__ = ("_journeys", "_scenarios", "names", "weights")
+
+    def __init__(
+        self,
+        profile: Profile,
+        credentials: Mapping[str, Mapping[str, str]],
+        *,
+        seed: int = 0,
+        clock: Callable[[], float] = time.time,
+        nonce: int | None = None,
+    ) -> None:
+        _refuse_unsendable(profile.scenarios)
+        factory = _Factory(profile, credentials, seed, clock, nonce)
+        self.names = [s.name for s in profile.scenarios]
+        self.weights = [s.weight for s in profile.scenarios]
+        self._journeys = factory.journeys
+        self._scenarios: list[GeneratedScenario | ReplayScenario] = []
+        try:
+            for index, spec in enumerate(profile.scenarios):
+                self._scenarios.append(factory.scenario(index, spec))
+        except BaseException:
+            self.close()  # a replay file opened before the failure
+            raise
+
+    def __repr__(self) -> str:
+        return f"ScenarioSet({self.names!r})"
+
+    def build(self, scenario: int, n: int) -> BuiltRequest:
+        return self._scenarios[scenario].build(n)
+
+    @property
+    def alias_conversions(self) -> int:
+        """Aliases built as the user's identify because the user was not identified yet."""
+        return sum(j.conversions for j in self._journeys.values())
+
+    @property
+    def replay_skipped(self) -> dict[str, int]:
+        """Malformed records skipped (`on_error = "skip"`), per replay scenario."""
+        return {
+            name: s.skipped
+            for name, s in zip(self.names, self._scenarios, strict=False)
+            if isinstance(s, ReplayScenario)
+        }
+
+    def close(self) -> None:
+        for scenario in self._scenarios:
+            if isinstance(scenario, ReplayScenario):
+                scenario.close()
+
+
+class _Factory:
+    """What a profile's scenarios share: ids, population, journeys per API, API formats."""
+
+    def __init__(
+        self,
+        profile: Profile,
+        credentials: Mapping[str, Mapping[str, str]],
+        seed: int,
+        clock: Callable[[], float],
+        nonce: int | None,
+    ) -> None:
+        self.profile, self.credentials, self.seed, self.clock = profile, credentials, seed, clock
+        self.ids = Ids(nonce if nonce is not None else secrets.randbits(64))
+        users = profile.users
+        self.population = Population(users.count, users.skew, users.id_prefix, seed)
+        self.planned = planned_requests(profile.load)
+        self.journeys: dict[str, Journeys] = {}
+        self.formats: dict[tuple[str, str], ApiFormat] = {}
+        # users start anonymous only where the profile identifies them (see users.py)
+        self.identifying = {
+            s.api for s in profile.scenarios if s.replay is None and s.kind in ("identify", "alias")
+        }
+
+    def scenario(self, index: int, spec: ScenarioSpec) -> GeneratedScenario | ReplayScenario:
+        fmt = self.formats.get((spec.api, spec.api_version))
+        if fmt is None:
+            fmt = _make_format(spec, self.credentials, self.ids)
+            self.formats[(spec.api, spec.api_version)] = fmt
+        encoder = Encoder(fmt.headers(), spec.gzip)
+        timeline = Timeline(self.clock, spec.history_s, self.planned)
+        if spec.replay is not None:
+            return ReplayScenario(spec, fmt, encoder, timeline, self.profile.path.parent)
+        journeys = self.journeys.get(spec.api)
+        if journeys is None:
+            count = self.profile.users.count
+            journeys = Journeys(count, anonymous_stage=spec.api in self.identifying)
+            self.journeys[spec.api] = journeys
+        rng = random.Random(self.seed * 1_000_003 + index)
+        return GeneratedScenario(spec, fmt, encoder, timeline, self.population, journeys, rng)
+
+
+def _refuse_unsendable(specs: Sequence[ScenarioSpec]) -> None:
+    """The profile reader reports these with file:line; this is the last line of defence."""
+    problems = [
+        f"scenario {s.name!r}: {p}"
+        for s in specs
+        for p in check_scenario(s.api, s.kind, s.api_version, s.batch_size)
+    ]
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
+def _make_format(
+    spec: ScenarioSpec, credentials: Mapping[str, Mapping[str, str]], ids: Ids
+) -> ApiFormat:
+    values = credentials.get(spec.api)
+    missing = [k for k in CREDENTIAL_KEYS.get(spec.api, ()) if not (values or {}).get(k)]
+    if values is None or missing:
+        raise ValueError(f"no {'/'.join(missing) or 'credentials'} given for the {spec.api} API")
+    if spec.api == "posthog":
+        return PostHog(values, ids)
+    if spec.api == "customerio":
+        return CustomerIO(values, ids, spec.api_version)
+    return Segment(values, ids)
+
+
+__all__ = [
+    "BuiltRequest",
+    "ReplayError",
+    "ReplayExhausted",
+    "ScenarioSet",
+    "check_scenario",
+    "planned_requests",
+]

@@ -1,0 +1,286 @@
+"""Replay: stream events from an NDJSON or CSV file (a historical import), in file order.
+
+The file is read one record at a time (never loaded), `batch_size` records per request, at
+whatever rate the profile plans. A path is relative to the profile's directory.
+
+NDJSON: one JSON object per line (blank lines are ignored).
+  - PostHog: each object is a PostHog event, sent as is: `event` and `distinct_id` (or
+    `properties.distinct_id`) are required; `properties`, `$set`, `timestamp`, `uuid`, ...
+    are kept; a missing `timestamp` / `uuid` is filled in; `api_key`/`token` are dropped.
+  - Segment: an object with `type` is a Segment message, sent as is (`writeKey` dropped,
+    `timestamp`/`messageId` filled in). Customer.io v2: an object with `type` and `action`
+    is a v2 entity, sent as is (`id`/`timestamp` filled in for events).
+  - Otherwise (Segment, Customer.io) an object is a generic record, mapped onto the API:
+    {event, distinct_id, properties?, timestamp?, uuid?}. `event = "$identify"` is an
+    identify (traits from `$set`, linking `properties.$anon_distinct_id`), `"$create_alias"`
+    an alias/merge of `distinct_id` with `properties.alias`; any other name is a track.
+    `timestamp` is ISO 8601 (no offset = UTC) or unix seconds (milliseconds above 1e11),
+    as a number or as text.
+CSV: a header row, then one record per row. Columns: `event`, `distinct_id` (required),
+  `timestamp`, `uuid` (optional), and `properties.NAME` or `prop_NAME` for each property.
+  Cells are strings; an empty cell is left out. Each row is then a generic record as above
+  (for PostHog: an event with those fields).
+
+A malformed record (bad JSON, not an object, missing `event`/`distinct_id`, wrong number of
+CSV fields, bad timestamp) raises `ReplayError` naming the file and line, or with
+`on_error = "skip"` is skipped and counted in `skipped`. At the end of the file `build`
+raises `ReplayExhausted`, and the engine stops planning the scenario.
+A replay is meant for one process: distributed workers would each replay the whole file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import math
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import orjson
+
+from loadgen.errors import LoadgenError, ScenarioExhausted
+from loadgen.scenarios.base import (
+    SERIAL_STRIDE,
+    ApiFormat,
+    BuiltRequest,
+    Encoder,
+    Op,
+    RecordError,
+    Timeline,
+    Wire,
+)
+
+if TYPE_CHECKING:  # profile.py imports this package (check_scenario): no import cycle
+    from loadgen.profile import ScenarioSpec
+
+Record = tuple[int, dict[str, Any] | str]  # (line, record or what is wrong with it)
+_CSV_FIXED = ("event", "distinct_id", "timestamp", "uuid")
+_PROPERTY_PREFIXES = ("properties.", "prop_")
+
+
+class ReplayError(LoadgenError):
+    """A replay file is missing, unreadable or has a malformed record (file:line: why)."""
+
+
+class ReplayExhausted(ScenarioExhausted):
+    """The replay file has no more records."""
+
+
+def ndjson_records(stream: IO[bytes]) -> Iterator[Record]:
+    for line_no, raw in enumerate(stream, 1):
+        if not raw.strip():
+            continue
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            yield line_no, f"invalid JSON ({exc})"
+            continue
+        yield line_no, value if isinstance(value, dict) else "not a JSON object"
+
+
+def _csv_columns(header: list[str]) -> list[tuple[str, str]]:
+    """(kind, name) per column: kind is a fixed field or "prop"; unknown columns raise."""
+    columns = []
+    for name in header:
+        if name in _CSV_FIXED:
+            columns.append((name, name))
+            continue
+        prefix = next((p for p in _PROPERTY_PREFIXES if name.startswith(p) and name != p), None)
+        if prefix is None:
+            raise RecordError(
+                f"unknown column {name!r}: use event, distinct_id, timestamp, uuid, "
+                "properties.NAME or prop_NAME"
+            )
+        columns.append(("prop", name[len(prefix) :]))
+    missing = [c for c in ("event", "distinct_id") if c not in header]
+    if missing:
+        raise RecordError(f"the header needs the column(s) {', '.join(missing)}")
+    return columns
+
+
+def csv_records(stream: IO[str]) -> Iterator[Record]:
+    reader = csv.reader(stream)
+    try:
+        header = next(reader, None)
+        if header is None:
+            return
+        columns = _csv_columns(header)
+        for row in reader:
+            if not row:
+                continue
+            if len(row) != len(columns):
+                yield reader.line_num, f"expected {len(columns)} fields, got {len(row)}"
+                continue
+            record: dict[str, Any] = {}
+            props: dict[str, str] = {}
+            for (kind, name), cell in zip(columns, row, strict=True):
+                if cell == "":
+                    continue
+                if kind == "prop":
+                    props[name] = cell
+                else:
+                    record[kind] = cell
+            record["properties"] = props
+            yield reader.line_num, record
+    except (csv.Error, UnicodeDecodeError) as exc:
+        yield reader.line_num + 1, f"unreadable CSV ({exc})"
+
+
+def parse_time(value: object, default: float) -> float:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise RecordError("`timestamp` must be ISO 8601 text or unix seconds")
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):  # a CSV cell holding unix seconds
+            value = float(value)
+    if not isinstance(value, str):
+        if not math.isfinite(value):
+            raise RecordError("`timestamp` must be a finite number")
+        return value / 1000 if value > 1e11 else float(value)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise RecordError(f"`timestamp` is not ISO 8601: {value[:40]!r}") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def generic_op(record: dict[str, Any], ts: float, serial: int) -> Op:
+    """A {event, distinct_id, properties, timestamp, uuid} record as an API-neutral event."""
+    name = record.get("event")
+    if not isinstance(name, str) or not name:
+        raise RecordError("`event` must be a non-empty string")
+    user = record.get("distinct_id")
+    if isinstance(user, bool) or not isinstance(user, str | int) or user == "":
+        raise RecordError("`distinct_id` is missing or empty")
+    props = record.get("properties") or {}
+    if not isinstance(props, dict):
+        raise RecordError("`properties` must be an object")
+    uuid = record.get("uuid")
+    op = Op(
+        kind="track",
+        user_id=str(user),
+        anon_id=None,
+        anonymous=False,
+        event=name,
+        properties=props,
+        ts=parse_time(record.get("timestamp"), ts),
+        serial=serial,
+        message_id=uuid if isinstance(uuid, str) and uuid else None,
+    )
+    if name == "$identify":
+        traits = record.get("$set", props.get("$set", {}))
+        anon = props.get("$anon_distinct_id")
+        op.kind, op.properties = "identify", dict(traits) if isinstance(traits, dict) else {}
+        op.anon_id = anon if isinstance(anon, str) and anon else None
+    elif name == "$create_alias":
+        alias = props.get("alias")
+        if not isinstance(alias, str | int) or isinstance(alias, bool) or alias == "":
+            raise RecordError("a $create_alias record needs `properties.alias`")
+        op.kind, op.alias, op.properties = "alias", str(alias), {}
+    return op
+
+
+class ReplayScenario:
+    """One scenario fed from a file; `build(n)` sends its next `batch_size` records."""
+
+    __slots__ = (
+        "_batch",
+        "_encoder",
+        "_fmt",
+        "_path",
+        "_records",
+        "_size",
+        "_spec",
+        "_stream",
+        "_timeline",
+        "skipped",
+    )
+
+    def __init__(
+        self,
+        spec: ScenarioSpec,
+        fmt: ApiFormat,
+        encoder: Encoder,
+        timeline: Timeline,
+        base_dir: Path,
+    ) -> None:
+        if spec.replay is None:
+            raise ValueError(f"scenario {spec.name!r} has no replay file")
+        self._spec, self._fmt, self._encoder, self._timeline = spec, fmt, encoder, timeline
+        self._batch = spec.kind == "batch"
+        self._size = spec.batch_size if self._batch else 1
+        self._path = base_dir / spec.replay.file
+        self.skipped = 0
+        self._stream, self._records = self._open(spec.replay.format)
+
+    def __repr__(self) -> str:
+        return f"ReplayScenario({self._spec.name!r}, file={str(self._path)!r})"
+
+    def _open(self, fmt: str) -> tuple[IO[Any], Iterator[Record]]:
+        try:
+            if fmt == "csv":
+                text = self._path.open(encoding="utf-8", newline="")
+                return text, csv_records(text)
+            binary = self._path.open("rb")
+            return binary, ndjson_records(binary)
+        except OSError as exc:
+            raise ReplayError(
+                f"scenario {self._spec.name!r}: cannot open replay file {self._path}: "
+                f"{exc.strerror or exc}"
+            ) from None
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def build(self, n: int) -> BuiltRequest:
+        times = self._timeline.times(n, self._size)
+        wires: list[Wire] = []
+        while len(wires) < self._size:
+            item = self._next()
+            if item is None:
+                break
+            line, record = item
+            try:
+                if isinstance(record, str):
+                    raise RecordError(record)
+                wires.append(self._wire(record, times[len(wires)], n * SERIAL_STRIDE + len(wires)))
+            except RecordError as exc:
+                self._bad(line, str(exc))
+        if not wires:
+            self.close()
+            raise ReplayExhausted(f"{self._path}: no more records")
+        return self._request(wires)
+
+    def _next(self) -> Record | None:
+        if self._stream.closed:
+            return None
+        try:
+            return next(self._records, None)
+        except RecordError as exc:  # a bad CSV header: no record can be read, even to skip
+            self.close()
+            raise ReplayError(f"{self._path}:1: {exc}") from None
+
+    def _wire(self, record: dict[str, Any], ts: float, serial: int) -> Wire:
+        wire = self._fmt.passthrough(record, ts, serial)
+        return wire if wire is not None else self._fmt.wire(generic_op(record, ts, serial))
+
+    def _bad(self, line: int, why: str) -> None:
+        if self._spec.replay is not None and self._spec.replay.on_error == "skip":
+            self.skipped += 1
+            return
+        self.close()
+        raise ReplayError(f"{self._path}:{line}: malformed record: {why}")
+
+    def _request(self, wires: list[Wire]) -> BuiltRequest:
+        fmt, spec = self._fmt, self._spec
+        if self._batch and fmt.batch_path is not None:
+            body = fmt.batch_body(wires, self._timeline.now(), spec.historical)
+            return BuiltRequest(
+                self._encoder.request("POST", fmt.batch_path, body), None, len(wires)
+            )
+        wire = wires[0]
+        request = self._encoder.request(wire.method, wire.path, fmt.single_body(wire))
+        return BuiltRequest(request, wire.key, 1)
