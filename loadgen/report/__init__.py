@@ -1,0 +1,1 @@
+"""Human-facing output: the live display during a run and the summary after it."""

@@ -1,0 +1,312 @@
+"""The results artifact: build it from a run, validate it against the shipped JSON Schema,
+write it atomically, read it back, and merge several into one without loss.
+
+The artifact is a public interface for dashboards; every field is documented in
+docs/results.md and described in loadgen/schema/results-v1.schema.json. Counts are
+additive and histograms are stored in the standard HdrHistogram base64 encoding, so
+`merge_artifacts` recomputes every percentile exactly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import math
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import orjson
+from jsonschema import Draft202012Validator
+
+import loadgen
+from loadgen.errors import LoadgenError
+from loadgen.metrics import RunMetrics
+from loadgen.metrics.blocks import (
+    count_blocks,
+    encode_all,
+    finish_blocks,
+    histogram_block,
+    lag_block,
+    merge_blocks,
+)
+
+SCHEMA_VERSION = "1.0"
+SCHEMA_RESOURCE = "results-v1.schema.json"
+LAG_LIMIT_MS = 10.0  # scheduler lag p99 above this: starts were late enough to skew results
+CPU_LIMIT_PERCENT = 90.0  # the generator's own CPU above this: it was saturated
+STATUS_SEVERITY = {"completed": 0, "interrupted": 1, "aborted": 2}
+_SECRET_QUERY_KEY = re.compile(r"key|token|secret|pass|auth|sig|credential", re.IGNORECASE)
+
+RunStatus = Literal["completed", "interrupted", "aborted"]
+Doc = dict[str, Any]
+
+
+class ResultsError(LoadgenError):
+    """An artifact that cannot be written, read, validated or merged."""
+
+
+def generator_verdict(cpu_percent: float, lag_p99_ms: float) -> tuple[bool, str | None]:
+    """Was the generator, not the target, the bottleneck? Returns (verdict, plain reason)."""
+    reasons = []
+    if lag_p99_ms > LAG_LIMIT_MS:
+        reasons.append(
+            f"scheduler lag p99 was {lag_p99_ms:.1f} ms (limit {LAG_LIMIT_MS:.0f} ms): "
+            "requests started late, so the achieved rate and latencies describe loadgen, "
+            "not the target"
+        )
+    if cpu_percent > CPU_LIMIT_PERCENT:
+        reasons.append(
+            f"loadgen used {cpu_percent:.0f} % CPU (limit {CPU_LIMIT_PERCENT:.0f} %): it "
+            "could not keep up; lower the rate or split the run across workers"
+        )
+    return (True, "; ".join(reasons)) if reasons else (False, None)
+
+
+def _utc(moment: datetime) -> str:
+    """UTC ISO 8601 with a Z (a naive datetime is taken as local time, as Python does)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def public_url(url: str) -> str:
+    """The URL without credentials: no user:password@, secret-looking query values redacted."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    query = parts.query
+    if any(_SECRET_QUERY_KEY.search(k) for k, _ in pairs):
+        query = urlencode([(k, "redacted" if _SECRET_QUERY_KEY.search(k) else v) for k, v in pairs])
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def _finite(name: str, value: float) -> float:
+    if not math.isfinite(value):
+        raise ResultsError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def build_artifact(
+    *,
+    metrics: RunMetrics,
+    status: RunStatus,
+    status_reason: str | None,
+    profile: dict[str, Any],
+    target: dict[str, Any],
+    started_at: datetime,
+    ended_at: datetime,
+    duration_s: float,
+    generator: dict[str, Any],
+    thresholds: Sequence[dict[str, Any]] = (),
+    run: dict[str, Any] | None = None,
+) -> Doc:
+    """The artifact of one run (flushes `metrics`). `generator` gives `cpu_percent` and
+    optionally `bottleneck`/`reason`; scheduler lag comes from `metrics`, and the verdict is
+    computed from both when not given."""
+    m = metrics.measurements()
+    duration = _finite("duration_s", duration_s)
+    totals, scenarios = count_blocks(m)
+    histograms = histogram_block(m)
+    totals, scenarios = finish_blocks(totals, scenarios, histograms, duration)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool_version": loadgen.__version__,
+        "status": status,
+        "status_reason": status_reason,
+        "profile": {k: profile[k] for k in ("name", "path", "hash")},
+        "target": _target_block(target),
+        "run": dict(run or {}),
+        "started_at": _utc(started_at),
+        "ended_at": _utc(ended_at),
+        "duration_s": round(duration, 6),
+        "totals": totals,
+        "scenarios": scenarios,
+        "series": m.series,
+        "generator": _generator_block(generator, lag_block(m.lag)),
+        "histograms": encode_all(histograms),
+        "series_histograms": m.series_histograms,
+        "thresholds": [dict(t) for t in thresholds],
+    }
+
+
+def _target_block(target: dict[str, Any]) -> Doc:
+    doc = {"name": target["name"], "url": public_url(target["url"])}
+    if target.get("observed") is not None:
+        doc["observed"] = target["observed"]
+    return doc
+
+
+def _generator_block(generator: dict[str, Any], lag: Doc) -> Doc:
+    cpu = round(_finite("generator.cpu_percent", generator["cpu_percent"]), 1)
+    bottleneck, reason = generator_verdict(cpu, lag["p99"] or 0.0)
+    if "bottleneck" in generator:  # the caller's own verdict wins
+        bottleneck, reason = bool(generator["bottleneck"]), generator.get("reason")
+    return {"cpu_percent": cpu, "lag_ms": lag, "bottleneck": bottleneck, "reason": reason}
+
+
+def schema() -> dict[str, Any]:
+    """The shipped JSON Schema (draft 2020-12) of the artifact, freshly parsed."""
+    text = resources.files("loadgen.schema").joinpath(SCHEMA_RESOURCE).read_text("utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+@functools.cache
+def _validator() -> Draft202012Validator:
+    shipped = schema()
+    Draft202012Validator.check_schema(shipped)
+    return Draft202012Validator(shipped)
+
+
+def validate_artifact(doc: Doc) -> None:
+    """Raise ResultsError listing every schema violation with its JSON path."""
+    errors = sorted(_validator().iter_errors(doc), key=lambda e: list(map(str, e.path)))
+    if not errors:
+        return
+    shown = [f"  - {e.json_path}: {e.message[:300]}" for e in errors[:20]]
+    more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
+    plural = "s" if len(errors) != 1 else ""
+    raise ResultsError(
+        f"results artifact does not match schema {SCHEMA_VERSION}: "
+        f"{len(errors)} problem{plural}:\n" + "\n".join(shown) + more
+    )
+
+
+def dumps(doc: Doc) -> bytes:
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+
+
+def write_artifact(path: Path, doc: Doc) -> Path:
+    """Validate, then write atomically: a temp file in the same directory, fsync, rename.
+    A reader never sees a partial file; on failure the previous file is left untouched."""
+    validate_artifact(doc)
+    data = dumps(doc)
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise ResultsError(f"cannot write results to {path}: {exc}") from exc
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise ResultsError(f"cannot write results to {path}: {exc}") from exc
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename itself durable (best effort: not every OS lets you open a dir)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def read_artifact(path: Path) -> Doc:
+    """Parse and validate an artifact; errors name the file."""
+    path = Path(path)
+    try:
+        doc = orjson.loads(path.read_bytes())
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot read results: {exc.strerror or exc}") from exc
+    except orjson.JSONDecodeError as exc:
+        raise ResultsError(f"{path}: not a results artifact (invalid JSON: {exc})") from exc
+    if not isinstance(doc, dict):
+        raise ResultsError(f"{path}: not a results artifact (top level is not an object)")
+    version = str(doc.get("schema_version", ""))
+    if version.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
+        raise ResultsError(
+            f"{path}: results schema version {version or '(missing)'} is not supported "
+            f"by loadgen {loadgen.__version__} (reads {SCHEMA_VERSION.split('.')[0]}.x)"
+        )
+    try:
+        validate_artifact(doc)
+    except ResultsError as exc:
+        raise ResultsError(f"{path}: {exc}") from None
+    return doc
+
+
+def default_artifact_path(profile_name: str, now: datetime) -> Path:
+    """results/<profile>-<UTC YYYYmmddTHHMMSSZ>.json (relative to the working directory)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", profile_name).strip(".-") or "run"
+    return Path("results") / f"{safe}-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}.json"
+
+
+def merge_artifacts(docs: Sequence[Doc]) -> Doc:
+    """One artifact from several runs of the same profile against the same target (the
+    workers of a distributed run): counts summed, histograms added, every percentile and
+    rate recomputed. Rates use the longest duration, as the workers ran side by side."""
+    if not docs:
+        raise ResultsError("nothing to merge: no artifacts given")
+    first = docs[0]
+    for i, doc in enumerate(docs[1:], start=2):
+        for key, field in (("profile", "hash"), ("target", "name"), ("target", "url")):
+            if doc[key][field] != first[key][field]:
+                raise ResultsError(
+                    f"cannot merge artifact {i} with artifact 1: {key}.{field} differs "
+                    f"({doc[key][field]!r} vs {first[key][field]!r})"
+                )
+    duration = max(d["duration_s"] for d in docs)
+    try:
+        blocks = merge_blocks(docs, duration)
+    except ValueError as exc:
+        raise ResultsError(f"cannot merge artifacts: {exc}") from exc
+    status = max((d["status"] for d in docs), key=STATUS_SEVERITY.__getitem__)
+    reasons = [
+        f"artifact {i}: {d['status_reason']}" for i, d in enumerate(docs, 1) if d["status_reason"]
+    ]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool_version": loadgen.__version__,
+        "status": status,
+        "status_reason": "; ".join(reasons) or None,
+        "profile": dict(first["profile"]),
+        "target": {"name": first["target"]["name"], "url": first["target"]["url"]},
+        "run": {"merged_from": len(docs), "runs": [d["run"] for d in docs]},
+        "started_at": min(d["started_at"] for d in docs),
+        "ended_at": max(d["ended_at"] for d in docs),
+        "duration_s": duration,
+        "totals": blocks["totals"],
+        "scenarios": blocks["scenarios"],
+        "series": blocks["series"],
+        "generator": _merged_generator(docs, blocks["lag_ms"]),
+        "histograms": blocks["histograms"],
+        "series_histograms": blocks["series_histograms"],
+        "thresholds": [],
+    }
+
+
+def _merged_generator(docs: Sequence[Doc], lag: Doc) -> Doc:
+    """Any worker that was its own bottleneck makes the merged run suspect too."""
+    cpu = max(d["generator"]["cpu_percent"] for d in docs)
+    reasons = [
+        f"artifact {i}: {d['generator']['reason']}"
+        for i, d in enumerate(docs, 1)
+        if d["generator"]["bottleneck"]
+    ]
+    bottleneck, reason = generator_verdict(cpu, lag["p99"] or 0.0)
+    if reason and not reasons:
+        reasons.append(reason)
+    return {
+        "cpu_percent": cpu,
+        "lag_ms": lag,
+        "bottleneck": bottleneck or bool(reasons),
+        "reason": "; ".join(reasons) or None,
+    }
