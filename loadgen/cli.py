@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, NoReturn, ParamSpec, TypeVar
 
 import orjson
 import typer
+from rich.console import Console
 
 from loadgen import __version__
 from loadgen.errors import (
@@ -26,6 +28,7 @@ from loadgen.errors import (
 )
 from loadgen.plan import Plan, render_plan
 from loadgen.profile import Profile, load_profile
+from loadgen.schedule import Segment, SegmentError
 from loadgen.targets import LOCAL, Target, find_targets_file, load_targets, resolve_target
 
 EXIT_OK, EXIT_LINT, EXIT_USAGE, EXIT_INVALID, EXIT_REFUSED, EXIT_SAFETY = 0, 1, 2, 3, 4, 5
@@ -126,6 +129,65 @@ def plan(
 
 
 @app.command()
+@_errors_to_exit_codes
+def run(
+    profile: ProfileArg,
+    target: TargetOpt = LOCAL,
+    targets: TargetsOpt = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Results file (default results/<profile>-<UTC>.json)."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress.")] = False,
+    grace: Annotated[
+        float, typer.Option(min=0, max=600, help="Seconds to wait for requests in flight on stop.")
+    ] = 5.0,
+    segment: Annotated[
+        str, typer.Option(help="Run only this slice of the schedule: i/n (e.g. 2/4) or a:b.")
+    ] = "0:1",
+    seed: Annotated[int, typer.Option(help="Seed of the user population and payloads.")] = 0,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the guard's verdict and the plan; send nothing.")
+    ] = False,
+) -> None:
+    """Run PROFILE against a target and write the JSON results artifact."""
+    from loadgen.guard.findings import render
+    from loadgen.guard.lint import preflight
+    from loadgen.report.live import choose_mode
+    from loadgen.report.summary import print_summary
+    from loadgen.runner import RunOptions, run_profile
+
+    try:
+        chosen = Segment.parse(segment)
+    except SegmentError as exc:
+        _fail(f"usage: --segment: {exc}", EXIT_USAGE)
+    prof, tgt = load_inputs(profile, target, targets)
+    verdict = preflight(prof, tgt, now=datetime.now(UTC))
+    if verdict.findings:
+        typer.echo(render(list(verdict.findings), "text", 1), err=True)
+    if dry_run:
+        typer.echo(render_plan(Plan.build(prof, tgt)))
+        typer.echo(
+            f"guard: {'REFUSED' if verdict.refused else 'ok'}; approval: {verdict.approval_status}"
+        )
+    if verdict.refused:
+        raise GuardRefusal(verdict.refusal_message())
+    if dry_run:
+        return
+    cap = verdict.approved_peak or prof.peak_rate  # retries included, never above it
+    options = RunOptions(
+        out=out, grace_s=grace, display=choose_mode(quiet), segment=chosen, seed=seed, rate_cap=cap
+    )
+    result = run_profile(prof, tgt, options)
+    console = Console() if sys.stdout.isatty() else Console(width=160, soft_wrap=True)
+    print_summary(result.doc, str(result.path), console)
+    if result.exit_code == EXIT_SAFETY:
+        _fail(f"safety stop: {result.doc.get('status_reason')}", EXIT_SAFETY)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
+
+
+@app.command()
 def serve(
     host: Annotated[
         str, typer.Option(help="Address to listen on (loopback by default).")
@@ -185,6 +247,103 @@ def serve(
         run_mock(config, ready=ready)
     except OSError as exc:
         _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", EXIT_USAGE)
+
+
+@app.command()
+@_errors_to_exit_codes
+def lint(
+    profiles: Annotated[list[Path], typer.Argument(help="Profile files to check.", dir_okay=False)],
+    target: TargetOpt = LOCAL,
+    targets: TargetsOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="text | json | github")] = "text",
+    strict: Annotated[bool, typer.Option(help="Warnings fail too.")] = False,
+) -> None:
+    """Check profiles against a target's guard without sending anything (for CI)."""
+    from loadgen.guard.lint import lint as run_lint
+
+    output, code = run_lint(
+        profiles, target, targets, strict=strict, fmt=fmt, now=datetime.now(UTC)
+    )
+    typer.echo(output)
+    raise typer.Exit(code)
+
+
+@app.command()
+@_errors_to_exit_codes
+def brief(
+    profile: ProfileArg,
+    target: TargetOpt = LOCAL,
+    targets: TargetsOpt = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the Markdown here.")
+    ] = None,
+) -> None:
+    """Write the heads-up the pipeline team asks for before a load test or an import."""
+    from loadgen.guard.brief import render_brief
+    from loadgen.guard.lint import preflight
+
+    prof, tgt = load_inputs(profile, target, targets)
+    verdict = preflight(prof, tgt, now=datetime.now(UTC))
+    text = render_brief(prof, tgt, verdict, Plan.build(prof, tgt))
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"brief written to {out}", err=True)
+
+
+approve_app = typer.Typer(
+    help="Sign and manage the pipeline team's approvals.", no_args_is_help=True
+)
+app.add_typer(approve_app, name="approve")
+
+
+@approve_app.command("keygen")
+@_errors_to_exit_codes
+def approve_keygen(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the private key (PEM).")],
+) -> None:
+    """Make an Ed25519 key pair: the private key to a file (mode 600), the public key printed."""
+    from loadgen.guard.approvals import key_id, keygen
+
+    if out.exists():
+        _fail(f"usage: {out} exists; refusing to overwrite a key", EXIT_USAGE)
+    private_pem, public_b64 = keygen()
+    out.touch(mode=0o600)
+    out.write_bytes(private_pem)
+    typer.echo(f"private key written to {out} (keep it with the pipeline team)", err=True)
+    typer.echo(f"public key (add to the target's trusted_keys), id {key_id(public_b64)}:", err=True)
+    typer.echo(public_b64)
+
+
+@approve_app.command("sign")
+@_errors_to_exit_codes
+def approve_sign(
+    profile: ProfileArg,
+    target: Annotated[str, typer.Option("--target", "-t", help="The target it is approved for.")],
+    max_rps: Annotated[float, typer.Option(help="The highest peak approved, requests/s.")],
+    expires: Annotated[str, typer.Option(help="2026-12-31 or 2026-12-31T18:00:00+01:00.")],
+    by: Annotated[str, typer.Option(help="Who approves (name or team).")],
+    key: Annotated[Path, typer.Option(help="The approver's private key (PEM).", dir_okay=False)],
+    targets: TargetsOpt = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Default: <profile>.approval.json beside it.")
+    ] = None,
+) -> None:
+    """Sign an approval bound to the profile's content, the target, the peak and an expiry."""
+    from loadgen.guard.approvals import approval_path, parse_expiry, sign, write_approval
+
+    prof, tgt = load_inputs(profile, target, targets)
+    try:
+        pem = key.read_bytes()
+        approval = sign(prof, tgt.name, max_rps, parse_expiry(expires), by, pem)
+    except OSError as exc:
+        _fail(f"usage: cannot read --key {key}: {exc.strerror or exc}", EXIT_USAGE)
+    except ValueError as exc:
+        _fail(f"usage: {exc}", EXIT_USAGE)
+    path = out or approval_path(prof.path)
+    write_approval(approval, path)
+    typer.echo(f"approval written to {path} (key {approval.key_id}, expires {expires})", err=True)
 
 
 @app.command()

@@ -127,7 +127,7 @@ def _normalise(value: Any) -> Any:
         return {k: _normalise(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_normalise(v) for v in value]
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         return int(value)  # `10` and `10.0` are the same rate
     if isinstance(value, datetime):
         return value.isoformat()

@@ -287,8 +287,21 @@ def _read_limits(r: Reader, t: dict[str, Any], where: str) -> GuardLimits:
         safety_error_ratio=r.number(
             g, "safety_error_ratio", path, d.safety_error_ratio, exclusive_min=True, maximum=1
         ),
-        safety_window_s=r.duration(g, "safety_window", path, d.safety_window_s),
+        safety_window_s=_positive_window(r, g, path, d.safety_window_s),
     )
+
+
+def _positive_window(r: Reader, g: dict[str, Any], path: str, default: float) -> float:
+    window = r.duration(g, "safety_window", path, default)
+    if window <= 0:
+        r.problem(
+            join(path, "safety_window"),
+            "must be longer than zero",
+            value=g.get("safety_window"),
+            fix='use e.g. safety_window = "10s"',
+        )
+        return default
+    return window
 
 
 __all__ = ["BUILTIN_LOCAL", "Target", "find_targets_file", "load_targets", "resolve_target"]

@@ -142,3 +142,9 @@ def test_batch_size_needs_batch_kind(tmp_path: Path) -> None:
     text = profile_text().replace("weight = 1", "weight = 1\nbatch_size = 10")
     with pytest.raises(ProfileError, match='kind = \\\\?"batch\\\\?"'):
         load_profile(write(tmp_path, text))
+
+
+def test_huge_whole_floats_hash_without_overflow(tmp_path: Path) -> None:
+    # 1e20 is a whole number but beyond int64: hashing must not crash
+    text = profile_text().replace("weight = 1", "weight = 1\nproperties = { big = 1e20 }")
+    assert load_profile(write(tmp_path, text)).content_hash.startswith("sha256:")

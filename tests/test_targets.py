@@ -130,3 +130,9 @@ def test_lookup_order_explicit_then_beside_profile_then_cwd(
     (profile_dir / "targets.toml").write_text("")
     assert find_targets_file(profile, None) == profile_dir / "targets.toml"
     assert find_targets_file(profile, tmp_path / "other.toml") == tmp_path / "other.toml"
+
+
+def test_safety_window_must_be_positive(tmp_path: Path) -> None:
+    text = GOOD.replace("max_slope_rps_per_s = 20", 'safety_window = "0s"')
+    with pytest.raises(TargetError, match="safety_window: must be longer than zero"):
+        load_targets(write(tmp_path, text))

@@ -1,0 +1,296 @@
+"""Signed approvals: the pipeline team's Ed25519 signature over a profile, a target and a peak.
+
+An approval file sits beside the profile as `<profile-stem>.approval.json`. It names the
+profile's canonical content hash, the target, the approved peak (requests/s), the
+approver and an expiry, and is signed over a canonical serialization of all those fields
+(sorted-key JSON, UTC timestamps, integral numbers without `.0`). A profile cannot approve
+itself: approvals are never read from the profile, and the signing key must be one the
+*target* lists in `trusted_keys`, so a target that trusts no key can never be approved.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import math
+import re
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from loadgen.errors import InvalidInputError, Problem
+from loadgen.profile import Profile
+
+FORMAT = "loadgen-approval/1"
+SUFFIX = ".approval.json"
+SIGNED = (
+    "format",
+    "profile_hash",
+    "profile_name",
+    "target",
+    "max_rps",
+    "expires",
+    "approved_by",
+    "issued_at",
+    "key_id",
+)
+FIELDS = (*SIGNED, "signature")
+_FIELD_KEY = re.compile(r'"([^"\\]+)"\s*:')
+
+
+class ApprovalError(InvalidInputError):
+    """An approval file is missing, unreadable or malformed (every problem is listed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    profile_hash: str
+    profile_name: str
+    target: str
+    max_rps: float
+    expires: datetime  # UTC
+    approved_by: str
+    issued_at: datetime  # UTC
+    key_id: str
+    signature: str  # base64 of the 64-byte Ed25519 signature
+    path: Path | None = field(default=None, compare=False)
+    lines: dict[str, int] = field(default_factory=dict, compare=False)  # field -> file line
+
+    def signed_fields(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "profile_hash": self.profile_hash,
+            "profile_name": self.profile_name,
+            "target": self.target,
+            "max_rps": _number(self.max_rps),
+            "expires": utc_text(self.expires),
+            "approved_by": self.approved_by,
+            "issued_at": utc_text(self.issued_at),
+            "key_id": self.key_id,
+        }
+
+    def to_json(self) -> bytes:
+        body = {**self.signed_fields(), "signature": self.signature}
+        return orjson.dumps(body, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _number(value: float) -> float | int:
+    """`150.0` and `150` sign alike; huge values stay floats (JSON ints are 64-bit)."""
+    return int(value) if float(value).is_integer() and abs(value) < 2**53 else float(value)
+
+
+def canonical_bytes(approval: Approval) -> bytes:
+    """What is signed: every field but the signature, in one fixed serialization."""
+    return orjson.dumps(approval.signed_fields(), option=orjson.OPT_SORT_KEYS)
+
+
+def approval_path(profile_path: Path) -> Path:
+    """Where the approval of `profile_path` lives: `<stem>.approval.json` beside it."""
+    return profile_path.with_name(profile_path.stem + SUFFIX)
+
+
+def keygen() -> tuple[bytes, str]:
+    """A new key pair: (private key as unencrypted PKCS#8 PEM, raw public key as base64)."""
+    private = Ed25519PrivateKey.generate()
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return pem, public_key_b64(private.public_key())
+
+
+def public_key_b64(key: Ed25519PublicKey) -> str:
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(raw).decode()
+
+
+def key_id(public_b64: str) -> str:
+    """A short fingerprint of a public key: `ed25519:` + 16 hex digits of its sha256."""
+    raw = base64.b64decode(public_b64, validate=True)
+    return "ed25519:" + hashlib.sha256(raw).hexdigest()[:16]
+
+
+def load_private_key(pem: bytes) -> Ed25519PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"not an unencrypted PEM private key: {exc}") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError("the private key is not an Ed25519 key")
+    return key
+
+
+def sign(
+    profile: Profile,
+    target_name: str,
+    max_rps: float,
+    expires: datetime,
+    approver: str,
+    private_key_pem: bytes,
+    *,
+    now: datetime | None = None,
+) -> Approval:
+    """Sign an approval of `profile` on `target_name` up to `max_rps` requests/s."""
+    issued = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    if expires.tzinfo is None:
+        raise ValueError("expires needs a time zone (e.g. 2026-12-31T18:00:00+01:00)")
+    if expires <= issued:
+        raise ValueError(f"expires ({utc_text(expires)}) must be after now ({utc_text(issued)})")
+    if not approver.strip():
+        raise ValueError("the approver's name is required")
+    if not math.isfinite(max_rps) or max_rps <= 0:
+        raise ValueError(f"max_rps must be a positive number of requests/s, not {max_rps}")
+    if not max_rps >= profile.peak_rate:
+        raise ValueError(
+            f"max_rps {max_rps:g} is below the profile's peak of {profile.peak_rate:g} req/s: "
+            "the approval would never be valid"
+        )
+    key = load_private_key(private_key_pem)
+    unsigned = Approval(
+        profile_hash=profile.content_hash,
+        profile_name=profile.name,
+        target=target_name,
+        max_rps=float(max_rps),
+        expires=expires.astimezone(UTC),
+        approved_by=approver.strip(),
+        issued_at=issued,
+        key_id=key_id(public_key_b64(key.public_key())),
+        signature="",
+    )
+    signature = base64.b64encode(key.sign(canonical_bytes(unsigned))).decode()
+    return replace(unsigned, signature=signature)
+
+
+def write_approval(approval: Approval, path: Path) -> None:
+    path.write_bytes(approval.to_json())
+
+
+def parse_expiry(text: str) -> datetime:
+    """`2026-12-31` (valid through that UTC day) or an ISO 8601 date-time with an offset."""
+    try:
+        if len(text.strip()) == 10:
+            day = datetime.fromisoformat(text.strip()).date()
+            return datetime.combine(day + timedelta(days=1), time(), UTC)
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        example = "2026-12-31 or 2026-12-31T18:00:00+01:00"
+        raise ValueError(f"unreadable date {text!r}: write {example}") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone: add one, e.g. +01:00 or Z")
+    return moment.astimezone(UTC)
+
+
+def load_approval(path: Path) -> Approval:
+    """Read and check an approval file; raise `ApprovalError` naming each bad field."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise _error(path, {}, "", "approval file not found", "check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _error(path, {}, "", f"cannot read approval file: {exc}", None) from None
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise _error(path, {}, "", f"not JSON: {exc}", "restore the file as signed") from None
+    lines = _field_lines(text)
+    if not isinstance(data, dict):
+        raise _error(path, lines, "", "must be a JSON object", "restore the file as signed")
+    reader = _FieldReader(path, lines, data)
+    approval = reader.approval()
+    if reader.problems:
+        raise ApprovalError(reader.problems)
+    return approval
+
+
+def _field_lines(text: str) -> dict[str, int]:
+    """The line of each field: approval files are flat JSON, one field per line."""
+    found: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        for name in _FIELD_KEY.findall(line):
+            found.setdefault(name, number)
+    return found
+
+
+def _error(
+    path: Path, lines: dict[str, int], key: str, message: str, fix: str | None
+) -> ApprovalError:
+    return ApprovalError([Problem(key, message, str(path), lines.get(key), None, fix)])
+
+
+class _FieldReader:
+    """Collects a problem for every missing, unknown or ill-typed field."""
+
+    def __init__(self, path: Path, lines: dict[str, int], data: dict[str, Any]) -> None:
+        self.path, self.lines, self.data = path, lines, data
+        self.problems: list[Problem] = []
+
+    def problem(self, key: str, message: str, value: object = None) -> None:
+        fix = "approval files are written by `loadgen approve sign`; do not edit them"
+        self.problems.append(Problem(key, message, str(self.path), self.lines.get(key), value, fix))
+
+    def text(self, key: str) -> str:
+        value = self.data.get(key)
+        if not isinstance(value, str) or not value.strip():
+            self.problem(key, "missing or not a non-empty string", value)
+            return ""
+        return value
+
+    def moment(self, key: str) -> datetime:
+        text = self.text(key)
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            if text:
+                self.problem(key, "must be an ISO 8601 date-time with a time zone", text)
+            return datetime.min.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+
+    def rate(self, key: str) -> float:
+        value = self.data.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < math.inf:
+            return float(value)
+        self.problem(key, "must be a positive number of requests/s", value)
+        return 0.0
+
+    def approval(self) -> Approval:
+        for key in self.data:
+            if key not in FIELDS:
+                self.problem(key, "unknown field")
+        if self.data.get("format") != FORMAT:
+            self.problem("format", f"must be {FORMAT!r}", self.data.get("format"))
+        signature = self.text("signature")
+        if signature and not _is_signature(signature):
+            self.problem("signature", "must be the base64 of a 64-byte Ed25519 signature")
+        return Approval(
+            profile_hash=self.text("profile_hash"),
+            profile_name=self.text("profile_name"),
+            target=self.text("target"),
+            max_rps=self.rate("max_rps"),
+            expires=self.moment("expires"),
+            approved_by=self.text("approved_by"),
+            issued_at=self.moment("issued_at"),
+            key_id=self.text("key_id"),
+            signature=signature,
+            path=self.path,
+            lines=self.lines,
+        )
+
+
+def _is_signature(text: str) -> bool:
+    try:
+        return len(base64.b64decode(text, validate=True)) == 64
+    except (binascii.Error, ValueError):
+        return False

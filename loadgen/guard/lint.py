@@ -1,0 +1,128 @@
+"""`loadgen lint` as a function, and `preflight`: the guard as every command applies it.
+
+`preflight` reads what `evaluate` must not (the profile's key lines, the approval file
+beside it) and returns the verdict; `lint` runs it over many profiles and renders the
+findings in one format with the documented exit code.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import orjson
+
+from loadgen.errors import InvalidInputError, UsageError
+from loadgen.guard.approvals import Approval, ApprovalError, approval_path, load_approval
+from loadgen.guard.findings import FORMATS, INVALID_RULES, Finding, from_problem, render
+from loadgen.guard.limits import unknown_target
+from loadgen.guard.rules import Verdict, evaluate
+from loadgen.profile import Profile, load_profile
+from loadgen.targets import Target, find_targets_file, load_targets
+from loadgen.tomlsource import KeyLines, scan_key_lines
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_INVALID = 0, 1, 3
+
+
+def profile_lines(path: Path) -> KeyLines | None:
+    """The key lines of a profile file, to place findings (None if it cannot be read)."""
+    try:
+        return scan_key_lines(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def approval_beside(profile_path: Path) -> tuple[Approval | None, ApprovalError | None]:
+    """The approval file next to the profile, if there is one, or why it cannot be used."""
+    path = approval_path(profile_path)
+    if not path.exists():
+        return None, None
+    try:
+        return load_approval(path), None
+    except ApprovalError as exc:
+        return None, exc
+
+
+def preflight(profile: Profile, target: Target, *, now: datetime) -> Verdict:
+    """The guard's verdict with the approval file beside the profile picked up."""
+    approval, error = approval_beside(profile.path)
+    return evaluate(
+        profile,
+        target,
+        approval=approval,
+        now=now,
+        lines=profile_lines(profile.path),
+        approval_error=error,
+    )
+
+
+def lint(
+    paths: list[Path],
+    target_name: str,
+    targets_path: Path | None,
+    *,
+    strict: bool,
+    fmt: str,
+    now: datetime,
+) -> tuple[str, int]:
+    """Check every profile against the target; return the rendered output and exit code.
+
+    Exit 0 clean, 1 refusals (or warnings with `strict`), 3 an invalid input file.
+    """
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
+    found: list[Finding] = []
+    for path in paths:
+        found += lint_one(path, target_name, targets_path, now=now)
+    found = _unique(found)
+    return render(found, fmt, len(paths)), exit_code(found, strict=strict)
+
+
+def lint_one(
+    path: Path, target_name: str, targets_path: Path | None, *, now: datetime
+) -> list[Finding]:
+    """The findings for one profile, with its input problems as `input.invalid`."""
+    problems: list[Finding] = []
+    profile: Profile | None = None
+    target: Target | None = None
+    try:
+        profile = load_profile(path)
+    except InvalidInputError as exc:
+        problems += [from_problem(p) for p in exc.problems]
+    source = find_targets_file(path, targets_path)
+    try:
+        targets = load_targets(source)
+        target = targets.get(target_name)
+        if target is None:
+            problems.append(unknown_target(target_name, list(targets), _name(source)))
+    except InvalidInputError as exc:
+        problems += [from_problem(p) for p in exc.problems]
+    if problems or profile is None or target is None:
+        return problems
+    return list(preflight(profile, target, now=now).findings)
+
+
+def _name(source: Path | None) -> str:
+    return str(source) if source else "no targets.toml found"
+
+
+def exit_code(findings: list[Finding], *, strict: bool) -> int:
+    if any(f.rule in INVALID_RULES for f in findings):
+        return EXIT_INVALID
+    if any(f.blocking for f in findings):
+        return EXIT_FINDINGS
+    if strict and any(f.severity == "warning" for f in findings):
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
+
+
+def _unique(findings: list[Finding]) -> list[Finding]:
+    """Drop repeats (a broken targets file is reported once, not once per profile)."""
+    seen: set[bytes] = set()
+    result = []
+    for f in findings:
+        key = orjson.dumps(f.to_dict(), option=orjson.OPT_SORT_KEYS)
+        if key not in seen:
+            seen.add(key)
+            result.append(f)
+    return result

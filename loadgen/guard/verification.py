@@ -1,0 +1,130 @@
+"""Verify an approval against the profile and target it is used with.
+
+Trust comes first (the key must be one the *target* lists), then the signature (a
+tampered file says nothing true), then the scope: target, profile hash, peak and expiry,
+each with its own refusal message.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from loadgen.guard.approvals import Approval, canonical_bytes, key_id, utc_text
+from loadgen.profile import Profile
+from loadgen.targets import Target
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalFailure:
+    rule: str
+    message: str
+    field: str  # the approval field at fault, "" when it is the target's configuration
+    fix: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalCheck:
+    approval: Approval
+    failures: tuple[ApprovalFailure, ...]
+
+    @property
+    def valid(self) -> bool:
+        return not self.failures
+
+
+def verify(approval: Approval, profile: Profile, target: Target, now: datetime) -> ApprovalCheck:
+    """Check trust, then the signature, then what was approved against what is asked."""
+    failure = _trust_and_signature(approval, target)
+    if failure is not None:
+        return ApprovalCheck(approval, (failure,))
+    return ApprovalCheck(approval, tuple(_scope(approval, profile, target, now)))
+
+
+def _trust_and_signature(approval: Approval, target: Target) -> ApprovalFailure | None:
+    if not target.trusted_keys:
+        return ApprovalFailure(
+            "approval.no-trusted-keys",
+            f"target {target.name!r} trusts no approval key, so nothing can approve it",
+            "",
+            f"add the pipeline team's public key to trusted_keys of [targets.{target.name}]",
+        )
+    key = _trusted_key(approval.key_id, target.trusted_keys)
+    if key is None:
+        return ApprovalFailure(
+            "approval.untrusted-key",
+            f"the approval is signed with key {approval.key_id}, which target "
+            f"{target.name!r} does not trust",
+            "key_id",
+            "have it signed with a key listed in the target's trusted_keys",
+        )
+    try:
+        key.verify(base64.b64decode(approval.signature), canonical_bytes(approval))
+    except (InvalidSignature, binascii.Error, ValueError):
+        return ApprovalFailure(
+            "approval.bad-signature",
+            "the approval's signature does not match its contents: it was edited after "
+            "signing, or forged",
+            "signature",
+            "ask the pipeline team to sign it again; never edit an approval file",
+        )
+    return None
+
+
+def _trusted_key(wanted: str, trusted: tuple[str, ...]) -> Ed25519PublicKey | None:
+    for text in trusted:
+        try:
+            if key_id(text) == wanted:
+                return Ed25519PublicKey.from_public_bytes(base64.b64decode(text, validate=True))
+        except (binascii.Error, ValueError):
+            continue  # a malformed entry can match nothing
+    return None
+
+
+def _scope(a: Approval, profile: Profile, target: Target, now: datetime) -> list[ApprovalFailure]:
+    resign = "ask the pipeline team for a new approval (loadgen approve sign)"
+    failures = []
+    if a.target != target.name:
+        failures.append(
+            ApprovalFailure(
+                "approval.other-target",
+                f"the approval is for target {a.target!r}, not {target.name!r}",
+                "target",
+                f"use --target {a.target}, or {resign} for {target.name!r}",
+            )
+        )
+    if a.profile_hash != profile.content_hash:
+        failures.append(
+            ApprovalFailure(
+                "approval.profile-edited",
+                "the profile was edited after it was approved (its content hash "
+                f"{profile.content_hash[:19]}… is not the approved {a.profile_hash[:19]}…)",
+                "profile_hash",
+                f"undo the edit, or {resign}",
+            )
+        )
+    if profile.peak_rate > a.max_rps:
+        failures.append(
+            ApprovalFailure(
+                "approval.peak-above-approved",
+                f"the profile peaks at {profile.peak_rate:g} req/s, above the approved "
+                f"{a.max_rps:g} req/s",
+                "max_rps",
+                f"lower the peak to {a.max_rps:g} req/s, or {resign}",
+            )
+        )
+    if now >= a.expires:
+        failures.append(
+            ApprovalFailure(
+                "approval.expired",
+                f"the approval expired at {utc_text(a.expires)}",
+                "expires",
+                resign,
+            )
+        )
+    return failures

@@ -1,0 +1,275 @@
+"""One run from start to artifact: wire the target, transport, scenarios, metrics, safety
+and display around the engine, and write the results whatever happens.
+
+The CLI calls `run_profile`; the engine itself knows nothing of targets, guards or files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import resource
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiolimiter import AsyncLimiter
+
+from loadgen.clock import MonotonicClock
+from loadgen.engine import Engine, EngineConfig, EngineOutcome
+from loadgen.errors import LoadgenError
+from loadgen.guard.runtime import RetryBackoff, SafetyMonitor
+from loadgen.metrics import RunMetrics
+from loadgen.mix import ScenarioMix
+from loadgen.mock.process import LocalMock
+from loadgen.plan import schedule_of
+from loadgen.profile import Profile
+from loadgen.report.live import DisplayMode, show_progress
+from loadgen.results import build_artifact, default_artifact_path, generator_verdict, write_artifact
+from loadgen.scenarios import ScenarioSet
+from loadgen.schedule import FULL, Segment
+from loadgen.targets import Target
+from loadgen.transport.base import Transport
+from loadgen.transport.factory import make_transport
+
+EXIT_BY_STATUS = {"completed": 0, "interrupted": 130, "aborted": 5}
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    out: Path | None = None
+    grace_s: float = 5.0
+    display: DisplayMode = "quiet"
+    segment: Segment = FULL
+    seed: int = 0
+    rate_cap: float | None = None  # requests/s incl. retries (the approved or allowed peak)
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    doc: dict[str, Any]
+    path: Path
+    exit_code: int
+
+
+def run_profile(profile: Profile, target: Target, options: RunOptions) -> RunResult:
+    """Run on uvloop when available; always returns with an artifact written."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on every supported OS
+        return asyncio.run(_run(profile, target, options))
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(_run(profile, target, options))
+
+
+@contextlib.contextmanager
+def _target_url(target: Target, profile: Profile) -> Iterator[tuple[str, LocalMock | None]]:
+    if not target.is_local:
+        yield target.url, None
+        return
+    with LocalMock(rps_limit=target.limits.workspace_rps_limit) as mock:
+        yield mock.url, mock
+
+
+def _limiter(rate: float | None) -> AsyncLimiter | None:
+    """A leaky bucket holding 10 ms of the cap (at least one request): in any 1 s window
+    at most cap + max(1, cap/100) requests pass, retries included."""
+    if rate is None:
+        return None
+    burst = max(1.0, rate / 100)
+    return AsyncLimiter(burst, burst / rate)
+
+
+async def _run(profile: Profile, target: Target, options: RunOptions) -> RunResult:
+    started_at = datetime.now(UTC)
+    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+    wall_before = time.perf_counter()
+    schedule = schedule_of(profile)
+    metrics = RunMetrics([s.name for s in profile.scenarios])
+    outcome = EngineOutcome()
+    observed: dict[str, Any] | None = None
+    url = target.url
+    try:
+        with _target_url(target, profile) as (url, mock):
+            credentials: dict[str, dict[str, str]] = {
+                s.api: target.credential_values(s.api) for s in profile.scenarios
+            }
+            scenarios = ScenarioSet(profile, credentials, seed=options.seed)
+            transport = make_transport(
+                url,
+                target.transport,
+                max_connections=target.max_connections,
+                timeout_s=profile.load.timeout_s,
+                verify_tls=target.verify_tls,
+                peak_rps=schedule.peak_rate,
+            )
+            try:
+                outcome = await _drive(
+                    profile, target, options, schedule, metrics, scenarios, transport
+                )
+            finally:
+                await transport.aclose()
+                scenarios.close()
+            if mock is not None:
+                observed = _observed(mock.stats(), metrics)
+    except Exception as exc:  # a crash still writes a valid artifact, then re-raises
+        reason = str(exc) if isinstance(exc, LoadgenError) else f"internal error: {exc!r}"
+        outcome.status, outcome.reason = "aborted", reason
+        _write(
+            profile,
+            target,
+            url,
+            options,
+            metrics,
+            outcome,
+            observed,
+            started_at,
+            cpu_before,
+            wall_before,
+        )
+        raise
+    return _write(
+        profile,
+        target,
+        url,
+        options,
+        metrics,
+        outcome,
+        observed,
+        started_at,
+        cpu_before,
+        wall_before,
+    )
+
+
+async def _drive(
+    profile: Profile,
+    target: Target,
+    options: RunOptions,
+    schedule: Any,
+    metrics: RunMetrics,
+    scenarios: ScenarioSet,
+    transport: Transport,
+) -> EngineOutcome:
+    limits = target.limits
+    engine = Engine(
+        schedule=schedule,
+        mix=ScenarioMix(scenarios.weights),
+        builder=scenarios,
+        transport=transport,
+        recorder=metrics,
+        clock=MonotonicClock(),
+        config=EngineConfig(
+            max_in_flight=profile.load.max_in_flight,
+            grace_s=options.grace_s,
+            ordered=profile.users.ordered,
+        ),
+        segment=options.segment,
+        safety=SafetyMonitor(limits.safety_error_ratio, limits.safety_window_s),
+        retry=RetryBackoff(profile.retries.max_retries, profile.retries.max_backoff_s)
+        if profile.retries.enabled
+        else None,
+        limiter=_limiter(options.rate_cap),
+        scenario_names=scenarios.names,
+    )
+    loop = asyncio.get_running_loop()
+    interrupts = [0]
+
+    def on_signal(name: str) -> None:
+        interrupts[0] += 1
+        if interrupts[0] == 1:
+            engine.request_stop("interrupted", f"interrupted by {name}")
+        else:
+            engine.cancel_now()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig.name)
+    start = time.perf_counter()
+    display = loop.create_task(
+        show_progress(
+            options.display,
+            f"loadgen {profile.name} -> {target.name}",
+            schedule.duration_s,
+            lambda: time.perf_counter() - start,
+            schedule.rate_at,
+            metrics.snapshot,
+        )
+    )
+    try:
+        return await engine.run()
+    finally:
+        display.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await display
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def _observed(stats: dict[str, Any], metrics: RunMetrics) -> dict[str, Any]:
+    """What the embedded mock says it received, next to what loadgen says it sent."""
+    snap = metrics.snapshot()
+    received = int(stats.get("requests_total", 0))
+    answered = sum(snap.status.values())
+    difference = received - answered
+    verdict = "no difference" if difference == 0 else f"{difference:+,} requests"
+    return {
+        "requests_received": received,
+        "requests_answered_by_loadgen": answered,
+        "accepted_events": int(stats.get("events_accepted", 0)),
+        "ordering_violations": int(stats.get("ordering_violations", 0)),
+        "overflow_events": int(stats.get("overflow_events", 0)),
+        "by_status": stats.get("responses_by_status", {}),
+        "difference": f"mock received {received:,}, loadgen got {answered:,} responses: {verdict}",
+    }
+
+
+def _write(
+    profile: Profile,
+    target: Target,
+    url: str,
+    options: RunOptions,
+    metrics: RunMetrics,
+    outcome: EngineOutcome,
+    observed: dict[str, Any] | None,
+    started_at: datetime,
+    cpu_before: resource.struct_rusage,
+    wall_before: float,
+) -> RunResult:
+    ended_at = datetime.now(UTC)
+    cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+    wall = max(time.perf_counter() - wall_before, 1e-9)
+    cpu_s = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    cpu_percent = 100.0 * cpu_s / wall
+    metrics.flush()
+    lag_p99 = metrics.lag_percentile_ms(99.0)
+    bottleneck, reason = generator_verdict(cpu_percent, lag_p99)
+    target_doc: dict[str, Any] = {"name": target.name, "url": url}
+    if observed is not None:
+        target_doc["observed"] = observed
+    reason_text = outcome.reason
+    if outcome.unfinished:
+        reason_text = f"{reason_text or outcome.status}; {outcome.unfinished} requests unfinished"
+    doc = build_artifact(
+        metrics=metrics,
+        status=outcome.status,
+        status_reason=reason_text,
+        profile={"name": profile.name, "path": str(profile.path), "hash": profile.content_hash},
+        target=target_doc,
+        started_at=started_at,
+        ended_at=ended_at,
+        duration_s=wall,
+        generator={"cpu_percent": cpu_percent, "bottleneck": bottleneck, "reason": reason},
+        run={
+            "segment": str(options.segment),
+            "seed": options.seed,
+            "python": sys.version.split()[0],
+        },
+    )
+    path = options.out or default_artifact_path(profile.name, ended_at)
+    write_artifact(path, doc)
+    return RunResult(doc, path, EXIT_BY_STATUS[outcome.status])
