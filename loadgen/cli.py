@@ -163,7 +163,7 @@ def run(
         _fail(f"usage: --segment: {exc}", EXIT_USAGE)
     prof, tgt = load_inputs(profile, target, targets)
     verdict = preflight(prof, tgt, now=datetime.now(UTC))
-    if verdict.findings:
+    if verdict.findings and (dry_run or not verdict.refused):  # a refusal prints itself below
         typer.echo(render(list(verdict.findings), "text", 1), err=True)
     if dry_run:
         typer.echo(render_plan(Plan.build(prof, tgt)))

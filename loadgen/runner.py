@@ -13,7 +13,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -85,66 +85,63 @@ def _limiter(rate: float | None) -> AsyncLimiter | None:
     return AsyncLimiter(burst, burst / rate)
 
 
-async def _run(profile: Profile, target: Target, options: RunOptions) -> RunResult:
-    started_at = datetime.now(UTC)
-    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
-    wall_before = time.perf_counter()
-    schedule = schedule_of(profile)
-    metrics = RunMetrics([s.name for s in profile.scenarios])
-    outcome = EngineOutcome()
+@dataclass(slots=True)
+class _RunState:
+    """What one run accumulates, so that any ending can write the artifact from it."""
+
+    profile: Profile
+    target: Target
+    options: RunOptions
+    metrics: RunMetrics
+    url: str
+    outcome: EngineOutcome = field(default_factory=EngineOutcome)
     observed: dict[str, Any] | None = None
-    url = target.url
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    cpu_before: resource.struct_rusage = field(
+        default_factory=lambda: resource.getrusage(resource.RUSAGE_SELF)
+    )
+    wall_before: float = field(default_factory=time.perf_counter)
+
+
+async def _run(profile: Profile, target: Target, options: RunOptions) -> RunResult:
+    metrics = RunMetrics([s.name for s in profile.scenarios])
+    state = _RunState(profile, target, options, metrics, target.url)
     try:
-        with _target_url(target, profile) as (url, mock):
-            credentials: dict[str, dict[str, str]] = {
-                s.api: target.credential_values(s.api) for s in profile.scenarios
-            }
-            scenarios = ScenarioSet(profile, credentials, seed=options.seed)
-            transport = make_transport(
-                url,
-                target.transport,
-                max_connections=target.max_connections,
-                timeout_s=profile.load.timeout_s,
-                verify_tls=target.verify_tls,
-                peak_rps=schedule.peak_rate,
-            )
-            try:
-                outcome = await _drive(
-                    profile, target, options, schedule, metrics, scenarios, transport
-                )
-            finally:
-                await transport.aclose()
-                scenarios.close()
-            if mock is not None:
-                observed = _observed(mock.stats(), metrics)
+        await _execute(state)
     except Exception as exc:  # a crash still writes a valid artifact, then re-raises
         reason = str(exc) if isinstance(exc, LoadgenError) else f"internal error: {exc!r}"
-        outcome.status, outcome.reason = "aborted", reason
-        _write(
-            profile,
-            target,
-            url,
-            options,
-            metrics,
-            outcome,
-            observed,
-            started_at,
-            cpu_before,
-            wall_before,
-        )
+        state.outcome.status, state.outcome.reason = "aborted", reason
+        _write(state)
         raise
-    return _write(
-        profile,
-        target,
-        url,
-        options,
-        metrics,
-        outcome,
-        observed,
-        started_at,
-        cpu_before,
-        wall_before,
-    )
+    return _write(state)
+
+
+async def _execute(state: _RunState) -> None:
+    profile, target, options = state.profile, state.target, state.options
+    schedule = schedule_of(profile)
+    with _target_url(target, profile) as (url, mock):
+        state.url = url
+        credentials: dict[str, dict[str, str]] = {
+            s.api: target.credential_values(s.api) for s in profile.scenarios
+        }
+        scenarios = ScenarioSet(profile, credentials, seed=options.seed)
+        transport = make_transport(
+            url,
+            target.transport,
+            max_connections=target.max_connections,
+            timeout_s=profile.load.timeout_s,
+            verify_tls=target.verify_tls,
+            peak_rps=schedule.peak_rate,
+        )
+        try:
+            state.outcome = await _drive(
+                profile, target, options, schedule, state.metrics, scenarios, transport
+            )
+        finally:
+            await transport.aclose()
+            scenarios.close()
+        if mock is not None:
+            state.observed = _observed(mock.stats(), state.metrics)
 
 
 async def _drive(
@@ -228,29 +225,20 @@ def _observed(stats: dict[str, Any], metrics: RunMetrics) -> dict[str, Any]:
     }
 
 
-def _write(
-    profile: Profile,
-    target: Target,
-    url: str,
-    options: RunOptions,
-    metrics: RunMetrics,
-    outcome: EngineOutcome,
-    observed: dict[str, Any] | None,
-    started_at: datetime,
-    cpu_before: resource.struct_rusage,
-    wall_before: float,
-) -> RunResult:
+def _write(state: _RunState) -> RunResult:
+    profile, target, options = state.profile, state.target, state.options
+    metrics, outcome, cpu_before = state.metrics, state.outcome, state.cpu_before
     ended_at = datetime.now(UTC)
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
-    wall = max(time.perf_counter() - wall_before, 1e-9)
+    wall = max(time.perf_counter() - state.wall_before, 1e-9)
     cpu_s = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     cpu_percent = 100.0 * cpu_s / wall
     metrics.flush()
     lag_p99 = metrics.lag_percentile_ms(99.0)
     bottleneck, reason = generator_verdict(cpu_percent, lag_p99)
-    target_doc: dict[str, Any] = {"name": target.name, "url": url}
-    if observed is not None:
-        target_doc["observed"] = observed
+    target_doc: dict[str, Any] = {"name": target.name, "url": state.url}
+    if state.observed is not None:
+        target_doc["observed"] = state.observed
     reason_text = outcome.reason
     if outcome.unfinished:
         reason_text = f"{reason_text or outcome.status}; {outcome.unfinished} requests unfinished"
@@ -260,7 +248,7 @@ def _write(
         status_reason=reason_text,
         profile={"name": profile.name, "path": str(profile.path), "hash": profile.content_hash},
         target=target_doc,
-        started_at=started_at,
+        started_at=state.started_at,
         ended_at=ended_at,
         duration_s=wall,
         generator={"cpu_percent": cpu_percent, "bottleneck": bottleneck, "reason": reason},

@@ -32,9 +32,7 @@ one parsed request; the factories below cover the common faults:
 from __future__ import annotations
 
 import asyncio
-import datetime
 import http
-import ipaddress
 import socket
 import ssl
 import struct
@@ -48,10 +46,8 @@ from types import TracebackType
 from typing import Any, Self
 
 import httptools
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from loadgen.mock.tls import self_signed_pem
 
 HOST = "127.0.0.1"
 _LINGER_RST = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST, not FIN
@@ -420,30 +416,5 @@ def self_signed_identity(
     names: tuple[str, ...] = ("localhost",), addresses: tuple[str, ...] = (HOST, "::1")
 ) -> TlsIdentity:
     """A self-signed P-256 certificate for `names` and `addresses`, valid for a day."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
-    now = datetime.datetime.now(datetime.UTC)
-    alt_names: list[x509.GeneralName] = [x509.DNSName(n) for n in names]
-    alt_names += [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return TlsIdentity(
-        cert_pem=cert.public_bytes(serialization.Encoding.PEM),
-        key_pem=key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
-    )
+    cert_pem, key_pem = self_signed_pem(names, addresses, days=1)
+    return TlsIdentity(cert_pem=cert_pem, key_pem=key_pem)
