@@ -178,7 +178,10 @@ def run(
     options = RunOptions(
         out=out, grace_s=grace, display=choose_mode(quiet), segment=chosen, seed=seed, rate_cap=cap
     )
-    result = run_profile(prof, tgt, options)
+    try:
+        result = run_profile(prof, tgt, options)
+    except KeyboardInterrupt:  # before the run's own handlers: the artifact is written
+        _fail("interrupted while starting; the results artifact was written", EXIT_INTERRUPTED)
     console = Console() if sys.stdout.isatty() else Console(width=160, soft_wrap=True)
     print_summary(result.doc, str(result.path), console)
     if result.exit_code == EXIT_SAFETY:

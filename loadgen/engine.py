@@ -160,6 +160,7 @@ class Engine:
 
     def cancel_now(self) -> None:
         """A second interrupt: give up on requests in flight at once."""
+        self.outcome.unfinished = max(self.outcome.unfinished, self._in_flight)
         for task in list(self._tasks):
             task.cancel()
 
@@ -199,17 +200,18 @@ class Engine:
         scenario = self._mix.pick(n)
         if scenario in self._exhausted:
             return
-        self._rec.record_planned(offset)
         if self._in_flight >= self._cfg.max_in_flight:
+            self._rec.record_planned(offset)
             self._rec.record_dropped(scenario, offset)
             return
         try:
             built = self._builder.build(scenario, n)
-        except ScenarioExhausted:
+        except ScenarioExhausted:  # not planned: the input has nothing left to send
             self._exhausted.add(scenario)
             if len(self._exhausted) == len(self._mix.shares):
                 self.request_stop("completed", "every scenario reached the end of its input")
             return
+        self._rec.record_planned(offset)
         if now > due:
             self._rec.record_lag(int((now - due) * 1e6))
         else:
@@ -309,7 +311,7 @@ class Engine:
         else:
             await asyncio.wait(set(self._tasks))
             pending = set()
-        self.outcome.unfinished = self._in_flight
+        self.outcome.unfinished = max(self.outcome.unfinished, self._in_flight)
         for task in pending:
             task.cancel()
         if pending:

@@ -108,6 +108,10 @@ async def _run(profile: Profile, target: Target, options: RunOptions) -> RunResu
     state = _RunState(profile, target, options, metrics, target.url)
     try:
         await _execute(state)
+    except asyncio.CancelledError:  # Ctrl-C before the engine's own handlers were in place
+        state.outcome.status, state.outcome.reason = "interrupted", "interrupted while starting"
+        _write(state)
+        raise
     except Exception as exc:  # a crash still writes a valid artifact, then re-raises
         reason = str(exc) if isinstance(exc, LoadgenError) else f"internal error: {exc!r}"
         state.outcome.status, state.outcome.reason = "aborted", reason

@@ -294,5 +294,6 @@ def test_a_scenario_that_runs_out_of_input_ends_the_run() -> None:
     )
     outcome = run(engine, clock)
     assert len(rec.started) == 12
+    assert rec.planned == 12  # the arrival that found the input empty was never planned
     assert outcome.exhausted == ["replay"]
     assert outcome.reason == "every scenario reached the end of its input"
