@@ -48,12 +48,15 @@ def _parse_text(text: str) -> float:
 
 
 def format_duration(seconds: float) -> str:
-    """A compact human form: 0.25 -> "250ms", 5400 -> "1h30m", 61.5 -> "1m1.5s"."""
+    """A compact human form: 0.25 -> "250ms", 5400 -> "1h30m", 90 days -> "90d"."""
     if seconds < 1 and seconds != 0:
         return f"{seconds * 1000:g}ms"
-    hours, rest = divmod(seconds, 3600)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
     parts = []
+    if days:
+        parts.append(f"{int(days)}d")
     if hours:
         parts.append(f"{int(hours)}h")
     if minutes:
