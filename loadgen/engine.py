@@ -286,7 +286,7 @@ class Engine:
             a.scenario,
             done - self._t0,
             _us(done - min(a.planned, sent)),
-            _us(done - sent),
+            _us(done - sent - response.queued_s),
             response.status,
             response.retry_after_s,
             attempt,

@@ -42,6 +42,8 @@ SCHEMA_VERSION = "1.0"
 SCHEMA_RESOURCE = "results-v1.schema.json"
 LAG_LIMIT_MS = 10.0  # scheduler lag p99 above this: starts were late enough to skew results
 CPU_LIMIT_PERCENT = 90.0  # the generator's own CPU above this: it was saturated
+DROP_LIMIT = 0.001  # more than 0.1 % of arrivals dropped ...
+DROP_CPU_PERCENT = 80.0  # ... while the CPU was this busy: loadgen, not the target, fell behind
 STATUS_SEVERITY = {"completed": 0, "interrupted": 1, "aborted": 2}
 _SECRET_QUERY_KEY = re.compile(r"key|token|secret|pass|auth|sig|credential", re.IGNORECASE)
 
@@ -53,8 +55,20 @@ class ResultsError(LoadgenError):
     """An artifact that cannot be written, read, validated or merged."""
 
 
-def generator_verdict(cpu_percent: float, lag_p99_ms: float) -> tuple[bool, str | None]:
-    """Was the generator, not the target, the bottleneck? Returns (verdict, plain reason)."""
+def generator_verdict(
+    cpu_percent: float,
+    lag_p99_ms: float,
+    *,
+    cpu_peak_percent: float | None = None,
+    dropped_share: float = 0.0,
+) -> tuple[bool, str | None]:
+    """Was the generator, not the target, the bottleneck? Returns (verdict, plain reason).
+
+    `cpu_percent` is the run's average; `cpu_peak_percent` the busiest few seconds (a run
+    can average 57 % and still saturate for the seconds that matter); `dropped_share` the
+    share of arrivals dropped, which counts against loadgen only while it was busy.
+    """
+    peak = max(cpu_percent, cpu_peak_percent or 0.0)
     reasons = []
     if lag_p99_ms > LAG_LIMIT_MS:
         reasons.append(
@@ -62,10 +76,15 @@ def generator_verdict(cpu_percent: float, lag_p99_ms: float) -> tuple[bool, str 
             "requests started late, so the achieved rate and latencies describe loadgen, "
             "not the target"
         )
-    if cpu_percent > CPU_LIMIT_PERCENT:
+    if peak > CPU_LIMIT_PERCENT:
         reasons.append(
-            f"loadgen used {cpu_percent:.0f} % CPU (limit {CPU_LIMIT_PERCENT:.0f} %): it "
-            "could not keep up; lower the rate or split the run across workers"
+            f"loadgen used {peak:.0f} % CPU at its busiest (limit {CPU_LIMIT_PERCENT:.0f} %): "
+            "it could not keep up; lower the rate or split the run across workers"
+        )
+    elif dropped_share > DROP_LIMIT and (peak > DROP_CPU_PERCENT or lag_p99_ms > LAG_LIMIT_MS / 2):
+        reasons.append(
+            f"{dropped_share:.1%} of arrivals were dropped while loadgen's CPU peaked at "
+            f"{peak:.0f} %: raise max_in_flight only if the CPU has room, else split the run"
         )
     return (True, "; ".join(reasons)) if reasons else (False, None)
 

@@ -405,3 +405,21 @@ def test_tls_with_a_trusted_cert_sends_the_host_as_sni(client: Client) -> None:
         outcomes = client.send_all(url, ssl_context=identity.client_context())
     assert statuses(outcomes) == [200]
     assert "localhost" in server.sni_names
+
+
+def test_fast_reports_time_queued_for_a_pooled_connection_apart() -> None:
+    # One connection, a server that takes 0.2 s: the second of two concurrent requests
+    # waits ~0.2 s inside loadgen for the connection, which is not the server's time.
+    async def main() -> list[float]:
+        transport = FastTransport(server.url, max_connections=1, timeout_s=5)
+        request = RequestSpec("POST", "/i/v0/e/", (("Content-Type", "application/json"),), b"{}")
+        try:
+            responses = await asyncio.gather(transport.send(request), transport.send(request))
+        finally:
+            await transport.aclose()
+        return sorted(r.queued_s for r in responses)
+
+    with responder(Reply(delay_s=0.2)) as server:
+        first, second = asyncio.run(main())
+    assert first == 0.0
+    assert 0.15 <= second < 2.0

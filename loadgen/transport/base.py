@@ -44,6 +44,9 @@ class Response:
     status: int
     retry_after_s: float | None = None
     body: bytes = b""
+    # Seconds the request waited inside loadgen for a free pooled connection: queueing in
+    # the client, not time the server spent, so the engine leaves it out of service time.
+    queued_s: float = 0.0
 
 
 class TransportError(Exception):

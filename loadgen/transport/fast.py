@@ -24,7 +24,9 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import time
 from collections import deque
+from dataclasses import replace
 from typing import cast
 
 from loadgen.transport.base import RequestSpec, Response, TransportError
@@ -85,7 +87,14 @@ class FastTransport:
         data = b"".join((head, b"%d\r\n\r\n" % len(body), body))
         deadline = loop.time() + self._timeout_s
         head_only = request.method == "HEAD"
-        conn = self._take_idle() or await self._acquire(deadline, fresh=False)
+        queued = 0.0
+        conn = self._take_idle()
+        if conn is None:
+            pool_full = self._open >= self._max
+            before = time.perf_counter()
+            conn = await self._acquire(deadline, fresh=False)
+            if pool_full:
+                queued = time.perf_counter() - before
         waiter = self._start(loop, conn, data, deadline, head_only)
         try:
             response = await waiter
@@ -95,7 +104,7 @@ class FastTransport:
                 raise
             return await self._retry(loop, data, deadline, head_only)
         self._finish(conn)
-        return response
+        return replace(response, queued_s=queued) if queued else response
 
     async def aclose(self) -> None:
         if self._closed:
