@@ -174,7 +174,10 @@ def run(
         raise GuardRefusal(verdict.refusal_message())
     if dry_run:
         return
-    cap = verdict.approved_peak or prof.peak_rate  # retries included, never above it
+    # Retries included, the rate never exceeds the approved peak, or without an approval the
+    # workspace limit (the guard has checked the plan stays under it). A cap equal to the
+    # planned rate would queue first attempts behind every hiccup, so it is never the plan.
+    cap = verdict.approved_peak or tgt.limits.workspace_rps_limit
     options = RunOptions(
         out=out, grace_s=grace, display=choose_mode(quiet), segment=chosen, seed=seed, rate_cap=cap
     )

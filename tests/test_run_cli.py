@@ -299,3 +299,7 @@ def test_demo_profile_matches_the_mock_exactly(demo_run: tuple[Running, Path]) -
     _counts_match_the_mock(doc)
     assert doc["target"]["observed"]["ordering_violations"] == 0  # users.ordered = true
     assert f"results: {out}" in result.stdout
+    # Not a speed check: the mock answers in about a millisecond, so a p95 in the
+    # hundreds of ms means requests queued inside loadgen (a rate cap equal to the plan
+    # once did that, adding every scheduling hiccup to all later requests).
+    assert doc["scenarios"]["pageviews"]["latency_ms"]["p95"] < 500
