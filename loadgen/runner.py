@@ -104,6 +104,7 @@ class _RunState:
     )
     wall_before: float = field(default_factory=time.perf_counter)
     cpu: CpuWatch = field(default_factory=CpuWatch)
+    notes: dict[str, Any] = field(default_factory=dict)  # what the scenarios counted
 
 
 async def _run(profile: Profile, target: Target, options: RunOptions) -> RunResult:
@@ -153,6 +154,10 @@ async def _execute(state: _RunState) -> None:
         finally:
             await transport.aclose()
             scenarios.close()
+            state.notes = {
+                "alias_conversions": scenarios.alias_conversions,
+                "replay_skipped": scenarios.replay_skipped,
+            }
         if mock is not None:
             state.observed = _observed(mock.stats(), state.metrics)
 
@@ -280,6 +285,7 @@ def _write(state: _RunState) -> RunResult:
             "segment": str(options.segment),
             "seed": options.seed,
             "python": sys.version.split()[0],
+            **state.notes,
         },
     )
     path = options.out or default_artifact_path(profile.name, ended_at)

@@ -271,6 +271,19 @@ def test_replay_malformed_line_fails_naming_the_line(tmp_path: Path) -> None:
     assert doc["totals"]["sent"] == 2  # the records before the bad line went out
 
 
+def test_replay_skip_mode_counts_the_malformed_line_and_goes_on(tmp_path: Path) -> None:
+    good = [orjson.dumps({"event": "ok", "distinct_id": f"u{i}"}) for i in range(4)]
+    lines = [*good[:2], b'{"event": "broken", ', *good[2:]]
+    (tmp_path / "events.ndjson").write_bytes(b"\n".join(lines))
+    replay = scenario("import", replay={"file": "events.ndjson", "on_error": "skip"})
+    path = write_profile(tmp_path, profile("skipreplay", stages=[("2s", 10)], scenarios=[replay]))
+    result = cli("run", path, "--out", tmp_path / "skip.json", "--quiet")
+    assert result.returncode == 0, result.explain()
+    doc = read_checked(tmp_path / "skip.json")
+    assert doc["totals"]["sent"] == 4  # every good record, the bad one skipped
+    assert doc["run"]["replay_skipped"] == {"import": 1}
+
+
 def test_dry_run_prints_plan_and_verdict_and_sends_nothing(tmp_path: Path) -> None:
     path = write_profile(tmp_path, profile("dry", stages=[("2s", 10)]))
     out = tmp_path / "dry.json"
