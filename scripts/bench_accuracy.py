@@ -63,9 +63,8 @@ def parse_args() -> argparse.Namespace:
 def main() -> int:
     args = parse_args()
     b.on_sigterm_raise_interrupt()
-    binary = b.find_nginx()
+    binary = b.nginx_or_explain()
     if binary is None:
-        print("nginx is not installed (Debian: apt-get install nginx-light): nothing measured")
         return 0
     print(b.machine_line(), flush=True)
     if not args.no_ramp:

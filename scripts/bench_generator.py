@@ -327,9 +327,8 @@ def report(m: dict[str, Measure], args: argparse.Namespace, tmp: Path, machine: 
 def main() -> int:
     args = parse_args()
     b.on_sigterm_raise_interrupt()
-    binary = b.find_nginx()
+    binary = b.nginx_or_explain()
     if binary is None:
-        print("nginx is not installed (Debian: apt-get install nginx-light): nothing measured")
         return 0
     if not args.no_wrk and shutil.which("wrk") is None:
         print("wrk is not installed (Debian: apt-get install wrk): the wrk ceiling is skipped")

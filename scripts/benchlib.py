@@ -139,6 +139,14 @@ def find_nginx() -> str | None:
     return "/usr/sbin/nginx" if Path("/usr/sbin/nginx").is_file() else None
 
 
+def nginx_or_explain() -> str | None:
+    """nginx's path, or None after saying that nothing can be measured without it."""
+    binary = find_nginx()
+    if binary is None:
+        print("nginx is not installed (Debian: apt-get install nginx-light): nothing measured")
+    return binary
+
+
 @dataclass(slots=True)
 class Nginx:
     url: str
