@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sys
 import threading
 from collections.abc import Callable
 
@@ -65,11 +66,11 @@ async def serve(config: MockConfig, *, ready: Callable[[str], None] | None = Non
 def _install_signal_handlers(
     loop: asyncio.AbstractEventLoop, on_signal: Callable[[], object]
 ) -> list[signal.Signals]:
-    if threading.current_thread() is not threading.main_thread():
-        return []  # only the main thread may own signal handlers
+    if threading.current_thread() is not threading.main_thread() or sys.platform == "win32":
+        return []  # only the main thread may own signal handlers; Windows loops have none
     installed = []
     for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
+        with contextlib.suppress(RuntimeError):
             loop.add_signal_handler(sig, on_signal)
             installed.append(sig)
     return installed
