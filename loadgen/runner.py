@@ -19,8 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiolimiter import AsyncLimiter
-
 from loadgen.clock import MonotonicClock
 from loadgen.cpuwatch import CpuWatch
 from loadgen.engine import Engine, EngineConfig, EngineOutcome
@@ -31,6 +29,7 @@ from loadgen.mix import ScenarioMix
 from loadgen.mock.process import LocalMock
 from loadgen.plan import schedule_of
 from loadgen.profile import Profile
+from loadgen.ratecap import RateCap
 from loadgen.report.live import DisplayMode, show_progress
 from loadgen.results import build_artifact, default_artifact_path, generator_verdict, write_artifact
 from loadgen.scenarios import ScenarioSet
@@ -78,13 +77,8 @@ def _target_url(target: Target, profile: Profile) -> Iterator[tuple[str, LocalMo
         yield mock.url, mock
 
 
-def _limiter(rate: float | None) -> AsyncLimiter | None:
-    """A leaky bucket holding 10 ms of the cap (at least one request): in any 1 s window
-    at most cap + max(1, cap/100) requests pass, retries included."""
-    if rate is None:
-        return None
-    burst = max(1.0, rate / 100)
-    return AsyncLimiter(burst, burst / rate)
+def _limiter(rate: float | None) -> RateCap | None:
+    return None if rate is None else RateCap(rate)
 
 
 @dataclass(slots=True)
