@@ -255,12 +255,18 @@ def test_replay_plans_exactly_the_records_it_sends(replayed: Replayed) -> None:
     assert totals["planned"] == totals["sent"] + totals["dropped"] == len(replayed.records)
 
 
-def test_replay_malformed_line_fails_naming_the_line(tmp_path: Path) -> None:
+def _replay_with_a_bad_third_line(tmp_path: Path, on_error: str) -> Path:
+    """A profile replaying 4 good NDJSON records with a broken one as line 3."""
     good = [orjson.dumps({"event": "ok", "distinct_id": f"u{i}"}) for i in range(4)]
     lines = [*good[:2], b'{"event": "broken", ', *good[2:]]
     (tmp_path / "events.ndjson").write_bytes(b"\n".join(lines))
-    replay = scenario("import", replay={"file": "events.ndjson", "on_error": "fail"})
-    path = write_profile(tmp_path, profile("badreplay", stages=[("2s", 10)], scenarios=[replay]))
+    replay = scenario("import", replay={"file": "events.ndjson", "on_error": on_error})
+    data = profile(f"replay{on_error}", stages=[("2s", 10)], scenarios=[replay])
+    return write_profile(tmp_path, data)
+
+
+def test_replay_malformed_line_fails_naming_the_line(tmp_path: Path) -> None:
+    path = _replay_with_a_bad_third_line(tmp_path, "fail")
     result = cli("run", path, "--out", tmp_path / "bad.json", "--quiet")
     assert result.returncode == 3, result.explain()
     assert "events.ndjson:3: malformed record" in result.stderr
@@ -272,11 +278,7 @@ def test_replay_malformed_line_fails_naming_the_line(tmp_path: Path) -> None:
 
 
 def test_replay_skip_mode_counts_the_malformed_line_and_goes_on(tmp_path: Path) -> None:
-    good = [orjson.dumps({"event": "ok", "distinct_id": f"u{i}"}) for i in range(4)]
-    lines = [*good[:2], b'{"event": "broken", ', *good[2:]]
-    (tmp_path / "events.ndjson").write_bytes(b"\n".join(lines))
-    replay = scenario("import", replay={"file": "events.ndjson", "on_error": "skip"})
-    path = write_profile(tmp_path, profile("skipreplay", stages=[("2s", 10)], scenarios=[replay]))
+    path = _replay_with_a_bad_third_line(tmp_path, "skip")
     result = cli("run", path, "--out", tmp_path / "skip.json", "--quiet")
     assert result.returncode == 0, result.explain()
     doc = read_checked(tmp_path / "skip.json")
