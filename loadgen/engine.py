@@ -212,10 +212,7 @@ class Engine:
                 self.request_stop("completed", "every scenario reached the end of its input")
             return
         self._rec.record_planned(offset)
-        if now > due:
-            self._rec.record_lag(int((now - due) * 1e6))
-        else:
-            self._rec.record_lag(0)
+        self._rec.record_lag(_us(now - due))  # an early start (within early_s) is 0 lag
         self._in_flight += 1
         arrival = _Arrival(scenario, n, due, built.request, built.key)
         key = built.key if self._cfg.ordered else None

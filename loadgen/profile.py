@@ -20,7 +20,7 @@ from loadgen.errors import ProfileError
 from loadgen.scenarios import check_scenario
 from loadgen.templates import check as check_properties
 from loadgen.tomlsource import load_toml
-from loadgen.validation import MAX_RATE, Reader, join
+from loadgen.validation import Reader, join
 
 Api = Literal["posthog", "customerio", "segment"]
 Kind = Literal["identify", "track", "alias", "batch"]
@@ -424,4 +424,4 @@ def _read_retries(r: Reader, t: dict[str, Any]) -> RetrySpec:
     )
 
 
-__all__ = ["MAX_RATE", "Profile", "ScenarioSpec", "StageSpec", "load_profile"]
+__all__ = ["Profile", "ScenarioSpec", "StageSpec", "load_profile"]

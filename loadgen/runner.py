@@ -77,10 +77,6 @@ def _target_url(target: Target, profile: Profile) -> Iterator[tuple[str, LocalMo
         yield mock.url, mock
 
 
-def _limiter(rate: float | None) -> RateCap | None:
-    return None if rate is None else RateCap(rate)
-
-
 @dataclass(slots=True)
 class _RunState:
     """What one run accumulates, so that any ending can write the artifact from it."""
@@ -183,7 +179,7 @@ async def _drive(
         retry=RetryBackoff(profile.retries.max_retries, profile.retries.max_backoff_s)
         if profile.retries.enabled
         else None,
-        limiter=_limiter(options.rate_cap),
+        limiter=RateCap(options.rate_cap) if options.rate_cap else None,
         scenario_names=scenarios.names,
     )
     loop = asyncio.get_running_loop()
