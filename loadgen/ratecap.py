@@ -42,10 +42,11 @@ class RateCap:
         if sent is None:
             return
         async with self._lock:  # one waiter at a time, so two cannot take the same slot
-            if len(sent) == sent.maxlen:
+            while len(sent) == sent.maxlen:
                 wait = sent[0] + self._window_s - time.perf_counter()
-                if wait > 0:
-                    await asyncio.sleep(wait)
+                if wait <= 0:
+                    break
+                await asyncio.sleep(wait)  # uvloop may wake up to ~1 ms early: check again
             sent.append(time.perf_counter())
 
     async def __aexit__(
