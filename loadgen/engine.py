@@ -11,22 +11,28 @@ Lateness is recorded per start (the scheduler-lag histogram); latency is measure
 the planned start (or the send, if that was early), so a stalled server or a slow
 generator cannot hide behind a generator that waited.
 
+No task, future or await per request: an arrival is built and handed to the transport's
+`submit` on the dispatcher's wake-up, and the transport calls back with the outcome, where
+it is recorded, retried (a timer) or followed by the next request of its key. Tasks would
+cost several µs a request, a third of the budget at tens of thousands a second.
+
 No policy and no formatting here: the guard, the artifact and the display live elsewhere.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import deque
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal, Protocol
 
-from loadgen.clock import Clock
+from loadgen.clock import Clock, Timer
 from loadgen.errors import ScenarioExhausted
 from loadgen.mix import ScenarioMix
 from loadgen.schedule import FULL, Schedule, Segment
-from loadgen.transport.base import RequestSpec, Response, Transport, TransportError
+from loadgen.transport.base import Outcome, RequestSpec, Response, Transport
 
 RunStatus = Literal["completed", "interrupted", "aborted"]
 
@@ -80,6 +86,12 @@ class Safety(Protocol):
     def tripped(self) -> str | None: ...
 
 
+class Cap(Protocol):
+    """The rate cap (`loadgen.ratecap.RateCap`): 0.0 = send now, else seconds to wait."""
+
+    def take(self) -> float: ...
+
+
 class RetryPolicy(Protocol):
     max_retries: int
 
@@ -102,17 +114,23 @@ class EngineOutcome:
     reason: str | None = None
     started_at: float = 0.0  # clock time of offset 0
     ended_at: float = 0.0
-    unfinished: int = 0  # requests cancelled after the grace period
+    unfinished: int = 0  # requests given up on after the grace period (or a second stop)
     exhausted: list[str] = field(default_factory=list)
 
 
-@dataclass(slots=True)
 class _Arrival:
-    scenario: int
-    n: int
-    planned: float  # clock time
-    request: RequestSpec
-    key: str | None
+    """One accepted arrival, through its attempts; `done` is the transport's callback."""
+
+    __slots__ = ("attempt", "done", "key", "n", "planned", "request", "scenario", "sent")
+
+    def __init__(
+        self, engine: Engine, scenario: int, n: int, planned: float, request: RequestSpec
+    ) -> None:
+        self.scenario, self.n, self.planned, self.request = scenario, n, planned, request
+        self.key: str | None = None
+        self.attempt = 0
+        self.sent = 0.0
+        self.done = partial(engine._on_done, self)
 
 
 class Engine:
@@ -129,19 +147,26 @@ class Engine:
         segment: Segment = FULL,
         safety: Safety | None = None,
         retry: RetryPolicy | None = None,
-        limiter: AbstractAsyncContextManager[object] | None = None,
+        limiter: Cap | None = None,
         scenario_names: list[str] | None = None,
     ) -> None:
         self._schedule, self._mix, self._builder = schedule, mix, builder
         self._transport, self._rec, self._clock = transport, recorder, clock
         self._cfg, self._segment = config, segment
-        self._safety, self._retry, self._limiter = safety, retry, limiter
+        self._safety, self._retry, self._cap = safety, retry, limiter
         self._names = scenario_names or []
-        self._in_flight = 0
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._waiting: dict[str, deque[_Arrival]] = {}
+        self._in_flight = 0  # accepted and not finished: waiting (cap, key, retry) or sent
+        self._waiting: dict[str, deque[_Arrival]] = {}  # ordered mode: behind a key
+        self._cap_queue: deque[_Arrival] = deque()
+        self._cap_timer: Timer | None = None  # armed whenever _cap_queue is not empty
+        self._retry_timers: dict[int, Timer] = {}
+        self._timer_ids = itertools.count()
         self._exhausted: set[int] = set()
         self._stop: asyncio.Event | None = None
+        self._idle: asyncio.Future[None] | None = None  # set once nothing is in flight
+        self._grace_timer: Timer | None = None
+        self._abandoned = False  # given up on what is in flight: late outcomes are ignored
+        self._crash: BaseException | None = None
         self.outcome = EngineOutcome()
         self._t0 = 0.0
 
@@ -157,12 +182,14 @@ class Engine:
             self.outcome.status, self.outcome.reason = status, reason
         if self._stop is not None:
             self._stop.set()
+        if self._idle is not None:  # already draining: from now on, only for `grace_s`
+            self._arm_grace()
 
     def cancel_now(self) -> None:
         """A second interrupt: give up on requests in flight at once."""
-        self.outcome.unfinished = max(self.outcome.unfinished, self._in_flight)
-        for task in list(self._tasks):
-            task.cancel()
+        if self._stop is not None:
+            self._stop.set()
+        self._abandon()
 
     async def run(self) -> EngineOutcome:
         self._stop = asyncio.Event()
@@ -172,6 +199,8 @@ class Engine:
         await self._drain()
         self.outcome.ended_at = self._clock.now()
         self.outcome.exhausted = [self._name(i) for i in sorted(self._exhausted)]
+        if self._crash is not None:
+            raise self._crash
         return self.outcome
 
     def _name(self, scenario: int) -> str:
@@ -179,6 +208,8 @@ class Engine:
 
     def _stopping(self) -> bool:
         return self._stop is not None and self._stop.is_set()
+
+    # arrivals
 
     async def _dispatch(self) -> None:
         clock, cfg, t0 = self._clock, self._cfg, self._t0
@@ -214,106 +245,177 @@ class Engine:
         self._rec.record_planned(offset)
         self._rec.record_lag(_us(now - due))  # an early start (within early_s) is 0 lag
         self._in_flight += 1
-        arrival = _Arrival(scenario, n, due, built.request, built.key)
-        key = built.key if self._cfg.ordered else None
-        if key is not None:
+        arrival = _Arrival(self, scenario, n, due, built.request)
+        if self._cfg.ordered and (key := built.key) is not None:
+            arrival.key = key
             queue = self._waiting.get(key)
             if queue is not None:  # this user has a request in flight: wait behind it
                 queue.append(arrival)
                 return
             self._waiting[key] = deque()
-        task = asyncio.get_running_loop().create_task(self._serve(arrival))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._send(arrival)
 
-    async def _serve(self, arrival: _Arrival) -> None:
-        """Run one arrival, then (in ordered mode) the ones queued behind its key."""
-        current: _Arrival | None = arrival
-        while current is not None:
-            try:
-                await self._attempts(current)
-            finally:
-                self._in_flight -= 1
-            current = self._next_for(current.key)
+    # sending: through the rate cap, then the transport
 
-    def _next_for(self, key: str | None) -> _Arrival | None:
-        if key is None or not self._cfg.ordered:
-            return None
-        queue = self._waiting.get(key)
-        if not queue:
-            self._waiting.pop(key, None)
-            return None
-        return queue.popleft()
-
-    async def _attempts(self, a: _Arrival) -> None:
-        attempt = 0
-        while True:
-            status, retry_after = await self._send_once(a, attempt)
-            retryable = status is not None and (status == 429 or status >= 500)
-            if not retryable or self._retry is None or attempt >= self._retry.max_retries:
+    def _send(self, a: _Arrival) -> None:
+        cap = self._cap
+        if cap is not None:
+            if self._cap_queue:  # others wait for the cap already: keep their order
+                self._cap_queue.append(a)
                 return
-            if self._stopping():
+            wait = cap.take()
+            if wait > 0:
+                self._cap_queue.append(a)
+                self._cap_timer = self._clock.call_later(wait, self._cap_turn)
                 return
-            await self._clock.sleep(self._retry.delay(attempt, retry_after))
-            attempt += 1
+        self._submit(a)
 
-    async def _send_once(self, a: _Arrival, attempt: int) -> tuple[int | None, float | None]:
-        clock, rec = self._clock, self._rec
-        if self._limiter is not None:
-            async with self._limiter:
-                pass
-        sent = clock.now()
-        rec.record_started(a.scenario, sent - self._t0)
+    def _cap_turn(self) -> None:
+        """The cap's timer: send the queued arrivals it allows now, then wait again."""
+        self._cap_timer = None
+        queue, cap = self._cap_queue, self._cap
         try:
-            response: Response = await self._transport.send(a.request)
-        except TransportError as exc:
-            done = clock.now()
-            rec.record_error(
-                a.scenario,
-                done - self._t0,
-                _us(done - min(a.planned, sent)),
-                _us(done - sent),
-                exc.kind,
-                attempt,
-            )
-            self._observe(done, None, error=True)
-            return None, None
-        done = clock.now()
-        rec.record_response(
-            a.scenario,
-            done - self._t0,
-            _us(done - min(a.planned, sent)),
-            _us(done - sent - response.queued_s),
-            response.status,
-            response.retry_after_s,
-            attempt,
-        )
-        self._observe(done, response.status, error=False)
-        return response.status, response.retry_after_s
+            while queue and cap is not None:
+                wait = cap.take()
+                if wait > 0:
+                    self._cap_timer = self._clock.call_later(wait, self._cap_turn)
+                    return
+                self._submit(queue.popleft())
+        except Exception as exc:
+            self._crashed(exc)
 
-    def _observe(self, done: float, status: int | None, *, error: bool) -> None:
-        if self._safety is None:
+    def _submit(self, a: _Arrival) -> None:
+        a.sent = sent = self._clock.now()
+        self._rec.record_started(a.scenario, sent - self._t0)
+        self._transport.submit(a.request, a.done)
+
+    # outcomes
+
+    def _on_done(self, a: _Arrival, outcome: Outcome) -> None:
+        """The transport's callback: record, then retry, or finish and start what waits."""
+        if self._abandoned:
             return
-        self._safety.observe(done - self._t0, status, error)
-        reason = self._safety.tripped()
-        if reason is not None:
-            self.request_stop("aborted", reason)
+        try:
+            status = self._record(a, outcome)
+            retry = self._retry
+            if (
+                retry is not None
+                and status is not None
+                and (status == 429 or status >= 500)
+                and a.attempt < retry.max_retries
+                and not self._stopping()
+            ):
+                assert isinstance(outcome, Response)
+                delay = retry.delay(a.attempt, outcome.retry_after_s)
+                a.attempt += 1
+                self._retry_later(a, delay)
+                return
+            self._finish(a)
+        except Exception as exc:  # a bug: end the run (with its artifact), never hang it
+            self._crashed(exc)
+
+    def _record(self, a: _Arrival, outcome: Outcome) -> int | None:
+        clock, rec, t0 = self._clock, self._rec, self._t0
+        done = clock.now()
+        sent = a.sent
+        start = a.planned if a.planned < sent else sent
+        if isinstance(outcome, Response):
+            status: int | None = outcome.status
+            rec.record_response(
+                a.scenario,
+                done - t0,
+                _us(done - start),
+                _us(done - sent - outcome.queued_s),
+                outcome.status,
+                outcome.retry_after_s,
+                a.attempt,
+            )
+        else:
+            status = None
+            rec.record_error(
+                a.scenario, done - t0, _us(done - start), _us(done - sent), outcome.kind, a.attempt
+            )
+        safety = self._safety
+        if safety is not None:
+            safety.observe(done - t0, status, status is None)
+            reason = safety.tripped()
+            if reason is not None:
+                self.request_stop("aborted", reason)
+        return status
+
+    def _retry_later(self, a: _Arrival, delay: float) -> None:
+        timer_id = next(self._timer_ids)
+        self._retry_timers[timer_id] = self._clock.call_later(
+            delay, partial(self._retry_now, timer_id, a)
+        )
+
+    def _retry_now(self, timer_id: int, a: _Arrival) -> None:
+        self._retry_timers.pop(timer_id, None)
+        if self._abandoned:
+            return
+        try:
+            self._send(a)
+        except Exception as exc:
+            self._crashed(exc)
+
+    def _finish(self, a: _Arrival) -> None:
+        self._in_flight -= 1
+        key = a.key
+        if key is not None:  # ordered mode: the next request of this user, if one waits
+            queue = self._waiting.get(key)
+            if queue:
+                self._send(queue.popleft())
+                return
+            self._waiting.pop(key, None)
+        if self._in_flight == 0 and self._idle is not None and not self._idle.done():
+            self._idle.set_result(None)
+
+    def _crashed(self, exc: BaseException) -> None:
+        if self._crash is None:
+            self._crash = exc
+        self.request_stop("aborted", f"internal error: {exc!r}")
+
+    # the end
 
     async def _drain(self) -> None:
         """Wait for requests in flight: all of them normally, `grace_s` after a stop."""
-        if not self._tasks:
+        if self._in_flight == 0 or self._abandoned:
+            self._in_flight = 0
             return
+        self._idle = asyncio.get_running_loop().create_future()
         if self._stopping():
-            _, pending = await asyncio.wait(set(self._tasks), timeout=self._cfg.grace_s)
-        else:
-            await asyncio.wait(set(self._tasks))
-            pending = set()
+            self._arm_grace()
+        try:
+            await self._idle
+        finally:
+            if self._grace_timer is not None:
+                self._grace_timer.cancel()
+        if self._in_flight:
+            self._abandon()
+
+    def _arm_grace(self) -> None:
+        if self._grace_timer is None:
+            self._grace_timer = self._clock.call_later(self._cfg.grace_s, self._grace_over)
+
+    def _grace_over(self) -> None:
+        idle = self._idle
+        if idle is not None and not idle.done():
+            idle.set_result(None)
+
+    def _abandon(self) -> None:
+        """Give up on everything in flight or waiting; later outcomes are ignored."""
         self.outcome.unfinished = max(self.outcome.unfinished, self._in_flight)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending)
+        self._abandoned = True
+        for timer in self._retry_timers.values():
+            timer.cancel()
+        self._retry_timers.clear()
+        if self._cap_timer is not None:
+            self._cap_timer.cancel()
+            self._cap_timer = None
+        self._cap_queue.clear()
+        self._waiting.clear()
         self._in_flight = 0
+        self._grace_over()
 
 
 def _us(seconds: float) -> int:

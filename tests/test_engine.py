@@ -15,7 +15,7 @@ from loadgen.engine import Engine, EngineConfig, EngineOutcome
 from loadgen.errors import ScenarioExhausted
 from loadgen.mix import ScenarioMix
 from loadgen.schedule import Schedule
-from loadgen.transport.base import RequestSpec, Response, TransportError
+from loadgen.transport.base import OnDone, RequestSpec, Response, TaskSubmitter, TransportError
 
 
 @dataclass
@@ -97,6 +97,7 @@ class FakeServer:
         self.in_flight: Counter[str] = Counter()
         self.max_per_key = 0
         self.paths: list[str] = []
+        self._tasks = TaskSubmitter(self.send)
 
     async def send(self, request: RequestSpec) -> Response:
         now = self.clock.now()
@@ -105,6 +106,9 @@ class FakeServer:
             raise TransportError("refused", "connection refused")
         await self.clock.sleep(self.service(now))
         return Response(self.status(now), retry_after_s=None)
+
+    def submit(self, request: RequestSpec, on_done: OnDone) -> None:
+        self._tasks.submit(request, on_done)
 
     async def aclose(self) -> None:
         return None

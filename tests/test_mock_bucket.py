@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loadgen.mock.bucket import KeyedBuckets, TokenBucket
+from loadgen.buckets import KeyedBuckets, TokenBucket
 
 
 class FakeClock:

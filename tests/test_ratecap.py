@@ -1,27 +1,21 @@
-"""The run-time rate cap holds in every sliding window of real send times, even when
-many senders press on it at once (real time: a bounded 2-3 s test)."""
+"""The run-time rate cap on a fake clock: a table of decisions, and the property that the
+sends it admits never exceed the cap in any sliding window, whenever they are asked for."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import pytest
-import uvloop
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from loadgen.ratecap import MARGIN_S, RateCap
+from loadgen.ratecap import MARGIN_S, WINDOW_LIMIT, RateCap
 
 
-async def _press(cap: RateCap, senders: int, per_sender: int) -> list[float]:
-    times: list[float] = []
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
 
-    async def sender() -> None:
-        for _ in range(per_sender):
-            async with cap:
-                times.append(time.perf_counter())
-
-    await asyncio.gather(*(sender() for _ in range(senders)))
-    return sorted(times)
+    def __call__(self) -> float:
+        return self.now
 
 
 def _busiest(times: list[float], window_s: float) -> int:
@@ -33,13 +27,59 @@ def _busiest(times: list[float], window_s: float) -> int:
     return best
 
 
-@pytest.mark.parametrize("runner", [asyncio.run, uvloop.run], ids=["asyncio", "uvloop"])
-def test_never_more_than_the_cap_in_any_window(runner: object) -> None:
-    times = runner(_press(RateCap(40), senders=20, per_sender=5))  # type: ignore[operator]
-    assert len(times) == 100
-    # The senders stamp their time a few µs after the cap stamps its own, so the
-    # window is read 0.5 ms short of the cap's to keep that skew from counting.
-    assert _busiest(times, 1.0 + MARGIN_S - 0.0005) <= 40
+# (cap, [(time, expected wait)]): wait 0 means "send now"
+TABLE = [
+    # the bucket holds max(1, cap/100) tokens: at 100/s one passes, the next waits 10 ms
+    (100.0, [(0, 0), (0, 0.01), (0.01, 0)]),
+    # at 1000/s, 10 pass at once, the 11th waits 1 ms
+    (1000.0, [(0, 0)] * 10 + [(0, 0.001)]),
+    # the window: 2/s lets 2 sends through in any 1.025 s, even with the bucket refilled
+    (2.0, [(0, 0), (0.5, 0), (1.0, 0.025), (1.025, 0), (1.5, 0.025), (1.525, 0)]),
+    # a refused ask takes nothing: the next ask at the stated time passes
+    (10.0, [(0, 0), (0, 0.1), (0.1, 0)]),
+]
+
+
+@pytest.mark.parametrize(("cap", "steps"), TABLE)
+def test_decisions(cap: float, steps: list[tuple[float, float]]) -> None:
+    now = FakeTime()
+    limiter = RateCap(cap, clock=now)
+    for when, wait in steps:
+        now.now = when
+        assert limiter.take() == pytest.approx(wait)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    cap=st.integers(min_value=1, max_value=300),
+    gaps=st.lists(st.floats(min_value=0, max_value=0.05), min_size=1, max_size=1500),
+)
+def test_never_more_than_the_cap_in_any_window(cap: int, gaps: list[float]) -> None:
+    """Senders that ask at arbitrary times and retry when told get at most `cap` per window."""
+    now = FakeTime()
+    limiter = RateCap(cap, clock=now)
+    admitted: list[float] = []
+    for gap in gaps:
+        now.now += gap
+        while (wait := limiter.take()) > 0:
+            now.now += wait
+        admitted.append(now.now)
+    assert _busiest(admitted, 1.0 + MARGIN_S) <= cap
+
+
+def test_no_window_above_the_limit_only_the_bucket() -> None:
+    """Past WINDOW_LIMIT the bucket alone paces: 1 s admits about the cap, plus its burst."""
+    now = FakeTime()
+    cap = WINDOW_LIMIT * 2
+    limiter = RateCap(cap, clock=now)
+    admitted = 0
+    while now.now < 1.0:
+        wait = limiter.take()
+        if wait > 0:
+            now.now += wait
+        else:
+            admitted += 1
+    assert cap <= admitted <= cap + cap / 100 + 1
 
 
 def test_rejects_a_non_positive_cap() -> None:

@@ -15,8 +15,8 @@ from http import HTTPStatus
 
 import orjson
 
+from loadgen.buckets import KeyedBuckets
 from loadgen.mock import customerio, posthog, segment
-from loadgen.mock.bucket import KeyedBuckets
 from loadgen.mock.config import MockConfig
 from loadgen.mock.faults import FaultInjector
 from loadgen.mock.model import Context, Rejection, Request, Verdict, json_bytes

@@ -26,7 +26,7 @@ overflow. Events without a distinct_id (e.g. an anonymous Customer.io event) hav
 
 from __future__ import annotations
 
-from loadgen.mock.bucket import KeyedBuckets
+from loadgen.buckets import KeyedBuckets
 from loadgen.mock.model import Event
 from loadgen.mock.sketch import IdSet
 

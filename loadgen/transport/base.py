@@ -1,4 +1,5 @@
-"""The transport contract: one async method that sends a prepared request.
+"""The transport contract: send a prepared request, awaited (`send`) or with a callback
+(`submit`, the engine's hot path: no task and no future per request).
 
 The engine only sees this module; `fast.py` and `httpx_transport.py` implement it.
 Errors never escape as arbitrary exceptions: every failure to get a response is a
@@ -7,6 +8,8 @@ Errors never escape as arbitrary exceptions: every failure to get a response is 
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -57,6 +60,10 @@ class TransportError(Exception):
         self.kind: ErrorKind = kind
 
 
+Outcome = Response | TransportError
+OnDone = Callable[[Outcome], None]
+
+
 class Transport(Protocol):
     """Sends requests to one origin (scheme, host, port) fixed at construction."""
 
@@ -64,6 +71,45 @@ class Transport(Protocol):
         """Send and read the whole response, or raise `TransportError`."""
         ...
 
+    def submit(self, request: RequestSpec, on_done: OnDone) -> None:
+        """Start sending now; `on_done` gets the response or the `TransportError` once,
+        always later (never from inside `submit`), unless the transport is closed first."""
+        ...
+
     async def aclose(self) -> None:
         """Close every connection; later sends raise `TransportError("closed")`."""
         ...
+
+
+class TaskSubmitter:
+    """`submit` for what only has `send`: one task per request, kept so `cancel` can stop
+    them (the fast transport uses it for its slow paths, connecting or a full pool)."""
+
+    __slots__ = ("_send", "_tasks")
+
+    def __init__(self, send: Callable[[RequestSpec], Awaitable[Response]]) -> None:
+        self._send = send
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def submit(self, request: RequestSpec, on_done: OnDone) -> None:
+        self.run(self._send(request), on_done)
+
+    def run(self, pending: Awaitable[Response], on_done: OnDone) -> None:
+        """Deliver what `pending` gives (a response or a `TransportError`) to `on_done`."""
+        task = asyncio.get_running_loop().create_task(_deliver(pending, on_done))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def cancel(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+
+async def _deliver(pending: Awaitable[Response], on_done: OnDone) -> None:
+    try:
+        outcome: Outcome = await pending
+    except TransportError as exc:
+        outcome = exc
+    except Exception as exc:  # a bug must still end the request, counted, not hang the run
+        outcome = TransportError("other", f"{exc!r}")
+    on_done(outcome)

@@ -1,18 +1,21 @@
 """One HTTP/1.1 client connection: an asyncio Protocol feeding httptools.
 
-It only reports what it sees: the response (or why there is none) goes to the future
-given by `begin`; the pool (`fast.py`) decides about reuse, retries and timeouts. Only the
-parser callbacks defined here are wired by httptools, which keeps parsing cheap.
+It only reports what it sees: the response (or why there is none) goes to the callback
+given by `begin`; the pool (`fast.py`) decides about reuse, retries and timeouts. A response
+is handed over after the parser has returned, never from inside its callbacks, so the
+receiver may start the next request on this connection at once. Only the parser callbacks
+defined here are wired by httptools, which keeps parsing cheap.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Protocol, cast
 
 import httptools
 
-from loadgen.transport.base import ErrorKind, Response, TransportError
+from loadgen.transport.base import ErrorKind, Outcome, Response, TransportError
 from loadgen.transport.common import MAX_BODY_BYTES, os_error_kind
 from loadgen.transport.retry_after import parse_retry_after
 
@@ -40,12 +43,13 @@ class Connection(asyncio.Protocol):
         "head_only",
         "headers_done",
         "keep_alive",
+        "notify",
         "parser",
         "pool",
+        "ready",
         "retry_after",
         "reused",
         "transport",
-        "waiter",
     )
 
     transport: asyncio.Transport  # set by connection_made, before the pool ever sees it
@@ -53,7 +57,8 @@ class Connection(asyncio.Protocol):
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
         self.parser = httptools.HttpResponseParser(self)
-        self.waiter: asyncio.Future[Response] | None = None
+        self.notify: Callable[[Outcome], None] | None = None  # set while a request is on
+        self.ready: Response | None = None  # complete, handed over once the parser returns
         self.reused = False
         self.deadline = 0.0
         self.head_only = False
@@ -67,9 +72,9 @@ class Connection(asyncio.Protocol):
         self.got_bytes = False
         self.keep_alive = False
 
-    def begin(self, waiter: asyncio.Future[Response], deadline: float, head_only: bool) -> None:
+    def begin(self, notify: Callable[[Outcome], None], deadline: float, head_only: bool) -> None:
         self._reset_message()
-        self.waiter, self.deadline, self.head_only = waiter, deadline, head_only
+        self.notify, self.deadline, self.head_only = notify, deadline, head_only
 
     # asyncio callbacks
 
@@ -77,31 +82,36 @@ class Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
-        if self.waiter is None:  # bytes nobody asked for: the connection is out of step
+        if self.notify is None:  # bytes nobody asked for: the connection is out of step
             self.abort()
             return
         self.got_bytes = True
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
+            self._deliver_ready()
             self.fail("protocol", "server switched protocols (upgrade), which is not supported")
+            return
         except httptools.HttpParserError as exc:
+            self._deliver_ready()  # a complete response stands; trailing garbage ends the link
             self.fail("protocol", f"malformed HTTP response: {exc}")
+            return
+        self._deliver_ready()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        waiter = self.waiter
-        if waiter is None or waiter.done():
+        notify = self.notify
+        if notify is None:
             self.pool.idle_lost(self)
             return
-        self.waiter = None
+        self.notify = None
         if exc is None and self.headers_done and not self.framed:
-            waiter.set_result(self._response())  # an unframed body ends where the stream does
+            notify(self._response())  # an unframed body ends where the stream does
         elif not self.got_bytes and self.reused:
-            waiter.set_exception(StaleConnection("reset", "keep-alive connection closed"))
+            notify(StaleConnection("reset", "keep-alive connection closed"))
         elif exc is None:
-            waiter.set_exception(TransportError("reset", "server closed the connection early"))
+            notify(TransportError("reset", "server closed the connection early"))
         else:
-            waiter.set_exception(TransportError(os_error_kind(exc), f"connection lost: {exc}"))
+            notify(TransportError(os_error_kind(exc), f"connection lost: {exc}"))
 
     # httptools callbacks (only the ones defined here are wired, to keep parsing cheap)
 
@@ -136,13 +146,16 @@ class Connection(asyncio.Protocol):
     # helpers
 
     def _complete(self, keep_alive: bool) -> None:
-        waiter = self.waiter
-        if waiter is None:
+        if self.notify is None or self.ready is not None:
             return
-        self.waiter = None
         self.keep_alive = keep_alive
-        if not waiter.done():
-            waiter.set_result(self._response())
+        self.ready = self._response()
+
+    def _deliver_ready(self) -> None:
+        ready, notify = self.ready, self.notify
+        if ready is not None and notify is not None:
+            self.ready = self.notify = None
+            notify(ready)
 
     def _response(self) -> Response:
         status, body, raw = self.parser.get_status_code(), self.body, self.retry_after
@@ -156,10 +169,10 @@ class Connection(asyncio.Protocol):
 
     def fail(self, kind: ErrorKind, message: str) -> None:
         """End the request in flight (if any) with an error and drop the connection."""
-        waiter = self.waiter
-        self.waiter = None
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(TransportError(kind, message))
+        notify = self.notify
+        self.notify = self.ready = None
+        if notify is not None:
+            notify(TransportError(kind, message))
         self.abort()
 
     def abort(self) -> None:

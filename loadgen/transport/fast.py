@@ -1,14 +1,16 @@
 """The fast transport: an asyncio Protocol per connection, httptools parsing, HTTP/1.1 keep-alive.
 
 Built for tens of thousands of requests a second on one core under uvloop, so the hot path
-(an idle connection exists, the response arrives) avoids coroutines, timers and copies it
-can: one bytes join per request, cached request heads (`wire.py`), no per-request timer
+(`submit` finds an idle connection, the response arrives) runs as plain callbacks, with no
+task, future or timer per request: one bytes join per request, cached request heads
+(`wire.py`), no per-request timer
 (one sweeper checks every in-flight deadline a few times a second, so a timeout fires up
 to `sweep_every_s` late), no logging.
 
 Pool: `max_connections` slots; a slot is an idle connection, a busy one, or one being
 opened. A sender takes the most recently used idle connection, else opens one, else
-waits for a slot (rare: the engine bounds concurrency itself).
+waits for a slot (rare: the engine bounds concurrency itself). `submit` takes those slow
+paths (and the one retry below) in a task, as `send` does.
 
 Failure rules, matching what mainstream clients do:
 - A request that fails on a *reused* connection before any response byte arrived (the
@@ -26,10 +28,19 @@ import socket
 import ssl
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import cast
 
-from loadgen.transport.base import RequestSpec, Response, TransportError
+from loadgen.transport.base import (
+    OnDone,
+    Outcome,
+    RequestSpec,
+    Response,
+    TaskSubmitter,
+    TransportError,
+)
 from loadgen.transport.common import client_ssl_context, os_error_kind, parse_origin
 from loadgen.transport.connection import Connection, StaleConnection
 from loadgen.transport.wire import HEAD_CACHE_LIMIT, encode_head
@@ -66,6 +77,9 @@ class FastTransport:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sweeper: asyncio.TimerHandle | None = None
         self._closed = False
+        self._slow = TaskSubmitter(self.send)
+        # submitted while every connection was busy: (request, on_done, deadline, since)
+        self._queued: deque[tuple[RequestSpec, OnDone, float, float]] = deque()
         self.last_response = Response(0)  # never a real status; see Connection._response
 
     @property
@@ -79,12 +93,7 @@ class FastTransport:
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
-        key = (request.method, request.path, request.headers)
-        head = self._heads.get(key)
-        if head is None:
-            head = self._remember_head(key, request)
-        body = request.body
-        data = b"".join((head, b"%d\r\n\r\n" % len(body), body))
+        data = self._encode(request)
         deadline = loop.time() + self._timeout_s
         head_only = request.method == "HEAD"
         queued = 0.0
@@ -95,6 +104,17 @@ class FastTransport:
             conn = await self._acquire(deadline, fresh=False)
             if pool_full:
                 queued = time.perf_counter() - before
+        return await self._exchange(loop, conn, data, deadline, head_only, queued)
+
+    async def _exchange(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        conn: Connection,
+        data: bytes,
+        deadline: float,
+        head_only: bool,
+        queued: float,
+    ) -> Response:
         waiter = self._start(loop, conn, data, deadline, head_only)
         try:
             response = await waiter
@@ -106,10 +126,78 @@ class FastTransport:
         self._finish(conn)
         return replace(response, queued_s=queued) if queued else response
 
+    async def _send_opening(self, request: RequestSpec, deadline: float) -> Response:
+        """`submit`'s way when a slot is free: open a connection in the slot held for it."""
+        loop = cast(asyncio.AbstractEventLoop, self._loop)
+        conn = await self._connect(deadline)
+        data, head_only = self._encode(request), request.method == "HEAD"
+        return await self._exchange(loop, conn, data, deadline, head_only, 0.0)
+
+    def submit(self, request: RequestSpec, on_done: OnDone) -> None:
+        loop = self._loop
+        if loop is None or self._closed:  # first use, or fail: in a task (never inline)
+            self._slow.submit(request, on_done)
+            return
+        deadline = loop.time() + self._timeout_s
+        conn = self._take_idle()
+        if conn is not None:
+            self._begin_submitted(conn, request, on_done, deadline, 0.0)
+        elif self._open < self._max:  # take a slot now, open its connection in a task
+            self._open += 1
+            self._slow.run(self._send_opening(request, deadline), on_done)
+        else:  # every connection busy: wait in line for the next one released
+            self._queued.append((request, on_done, deadline, time.perf_counter()))
+            if self._sweeper is None:
+                self._arm_sweeper()
+
+    def _begin_submitted(
+        self,
+        conn: Connection,
+        request: RequestSpec,
+        on_done: OnDone,
+        deadline: float,
+        queued: float,
+    ) -> None:
+        data = self._encode(request)
+        head_only = request.method == "HEAD"
+        notify = partial(self._submitted, conn, data, deadline, head_only, on_done, queued)
+        conn.begin(notify, deadline, head_only)
+        conn.transport.write(data)
+        self._busy.add(conn)
+        if self._sweeper is None:
+            self._arm_sweeper()
+
+    def _submitted(
+        self,
+        conn: Connection,
+        data: bytes,
+        deadline: float,
+        head_only: bool,
+        on_done: OnDone,
+        queued: float,
+        outcome: Outcome,
+    ) -> None:
+        if isinstance(outcome, StaleConnection):
+            self._discard(conn)
+            loop = cast(asyncio.AbstractEventLoop, self._loop)
+            self._slow.run(self._retry(loop, data, deadline, head_only), on_done)
+            return
+        if isinstance(outcome, TransportError):
+            self._discard(conn)
+        else:
+            self._finish(conn)
+            if queued:
+                outcome = replace(outcome, queued_s=queued)
+        on_done(outcome)
+
     async def aclose(self) -> None:
         if self._closed:
             return
         self._closed = True
+        self._slow.cancel()
+        while self._queued:
+            on_done = self._queued.popleft()[1]
+            on_done(TransportError("closed", "transport closed"))
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
@@ -124,6 +212,14 @@ class FastTransport:
         await asyncio.sleep(0)  # let connection_lost callbacks run before the loop may close
 
     # the request path
+
+    def _encode(self, request: RequestSpec) -> bytes:
+        key = (request.method, request.path, request.headers)
+        head = self._heads.get(key)
+        if head is None:
+            head = self._remember_head(key, request)
+        body = request.body
+        return b"".join((head, b"%d\r\n\r\n" % len(body), body))
 
     def _remember_head(self, key: _HeadKey, request: RequestSpec) -> bytes:
         head = encode_head(self._origin, request)
@@ -152,7 +248,7 @@ class FastTransport:
     ) -> asyncio.Future[Response]:
         """Send `data` on `conn`; the future resolves with the response (or the error)."""
         waiter: asyncio.Future[Response] = loop.create_future()
-        conn.begin(waiter, deadline, head_only)
+        conn.begin(_settles(waiter), deadline, head_only)
         conn.transport.write(data)
         self._busy.add(conn)
         if self._sweeper is None:
@@ -276,13 +372,18 @@ class FastTransport:
         raise first_error or OSError(f"no address for {origin.host}")
 
     def _release(self, conn: Connection) -> None:
-        """Hand a reusable connection to the first live waiter, else park it idle."""
+        """Hand a reusable connection to the first live waiter, else to the first request
+        in line, else park it idle."""
         waiters = self._waiters
         while waiters:
             waiter = waiters.popleft()
             if not waiter.done():
                 waiter.set_result(conn)
                 return
+        if self._queued:
+            request, on_done, deadline, since = self._queued.popleft()
+            self._begin_submitted(conn, request, on_done, deadline, time.perf_counter() - since)
+            return
         self._idle.append(conn)
 
     def _free_slot(self) -> None:
@@ -293,6 +394,10 @@ class FastTransport:
             if not waiter.done():
                 waiter.set_result(None)
                 return
+        if self._queued and not self._closed:  # the first in line opens a connection here
+            request, on_done, deadline, _ = self._queued.popleft()
+            self._slow.run(self._send_opening(request, deadline), on_done)
+            return
         self._open -= 1
 
     def idle_lost(self, conn: Connection) -> None:
@@ -308,9 +413,27 @@ class FastTransport:
     def _sweep(self) -> None:
         """Time out requests past their deadline; stops itself when nothing is in flight."""
         self._sweeper = None
-        if not self._busy or self._closed:
+        if not (self._busy or self._queued) or self._closed:
             return
         now = cast(asyncio.AbstractEventLoop, self._loop).time()
         for conn in [c for c in self._busy if c.deadline <= now]:
             conn.fail("timeout", f"no complete response within {self._timeout_s:g}s")
+        queued = self._queued  # in line in submission order, so deadlines only grow
+        while queued and queued[0][2] <= now:
+            on_done = queued.popleft()[1]
+            on_done(TransportError("timeout", "no connection free within the timeout"))
         self._arm_sweeper()
+
+
+def _settles(waiter: asyncio.Future[Response]) -> Callable[[Outcome], None]:
+    """A connection callback that resolves `waiter` (for `send`, which awaits it)."""
+
+    def notify(outcome: Outcome) -> None:
+        if waiter.done():
+            return
+        if isinstance(outcome, TransportError):
+            waiter.set_exception(outcome)
+        else:
+            waiter.set_result(outcome)
+
+    return notify

@@ -23,7 +23,14 @@ from typing import Any
 
 import httpx
 
-from loadgen.transport.base import ErrorKind, RequestSpec, Response, TransportError
+from loadgen.transport.base import (
+    ErrorKind,
+    OnDone,
+    RequestSpec,
+    Response,
+    TaskSubmitter,
+    TransportError,
+)
 from loadgen.transport.common import (
     MAX_BODY_BYTES,
     USER_AGENT,
@@ -76,6 +83,7 @@ class HttpxTransport:
         self._client.headers["user-agent"] = USER_AGENT
         self._checked: set[tuple[str, str, tuple[tuple[str, str], ...]]] = set()
         self._closed = False
+        self._tasks = TaskSubmitter(self.send)
 
     async def send(self, request: RequestSpec) -> Response:
         if self._closed:
@@ -90,9 +98,13 @@ class HttpxTransport:
         except TimeoutError:
             raise TransportError("timeout", f"no response within {self._timeout_s:g}s") from None
 
+    def submit(self, request: RequestSpec, on_done: OnDone) -> None:
+        self._tasks.submit(request, on_done)
+
     async def aclose(self) -> None:
         if not self._closed:
             self._closed = True
+            self._tasks.cancel()
             await self._client.aclose()
 
     def _check(self, request: RequestSpec) -> None:

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+# A waiter told "t seconds" comes back after t and must find its token, although the
+# refill `(now - last) * rate` can land a few ulps short of 1.0: it must not wait forever.
+_ONE = 1.0 - 1e-9
+
 
 class TokenBucket:
     """A single token bucket reading time from `clock` (seconds, monotonic)."""
@@ -27,8 +31,8 @@ class TokenBucket:
         now = self._clock()
         tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
         self._last = now
-        if tokens >= 1.0:
-            self._tokens = tokens - 1.0
+        if tokens >= _ONE:
+            self._tokens = max(0.0, tokens - 1.0)
             return 0.0
         self._tokens = tokens
         return (1.0 - tokens) / self.rate
