@@ -92,21 +92,27 @@ def uuid_string(hi60: int, lo62: int) -> str:
 
 
 class Iso8601:
-    """ISO 8601 UTC with milliseconds (`2026-01-01T00:00:00.000Z`), caching the second."""
+    """ISO 8601 UTC with milliseconds (`2026-01-01T00:00:00.000Z`), caching the second
+    and the last millisecond (thousands of events a second share it)."""
 
-    __slots__ = ("_prefix", "_second")
+    __slots__ = ("_last", "_last_ms", "_prefix", "_second")
 
     def __init__(self) -> None:
         self._second = -1
         self._prefix = ""
+        self._last_ms = -1
+        self._last = ""
 
     def __call__(self, ts: float) -> str:
         ms_total = math.floor(ts * 1000)
+        if ms_total == self._last_ms:
+            return self._last
         second, ms = divmod(ms_total, 1000)
         if second != self._second:
             self._second = second
             self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._prefix}.{ms:03d}Z"
+        self._last_ms, self._last = ms_total, f"{self._prefix}.{ms:03d}Z"
+        return self._last
 
 
 def iso8601(ts: float) -> str:

@@ -114,7 +114,7 @@ class GeneratedScenario:
             body = fmt.batch_body(wires, self._timeline.now(), spec.historical)
             return BuiltRequest(self._encoder.request("POST", fmt.batch_path, body), None, size)
         kind: OpKind = "track" if spec.kind == "batch" else spec.kind
-        wire = fmt.wire(self._op(n * SERIAL_STRIDE, kind, self._timeline.times(n, 1)[0]))
+        wire = fmt.wire(self._op(n * SERIAL_STRIDE, kind, self._timeline.time(n)))
         request = self._encoder.request(wire.method, wire.path, fmt.single_body(wire))
         return BuiltRequest(request, wire.key, 1)
 

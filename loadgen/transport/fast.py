@@ -29,7 +29,6 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import replace
 from functools import partial
 from typing import cast
 
@@ -124,7 +123,7 @@ class FastTransport:
                 raise
             return await self._retry(loop, data, deadline, head_only)
         self._finish(conn)
-        return replace(response, queued_s=queued) if queued else response
+        return _with_queued(response, queued) if queued else response
 
     async def _send_opening(self, request: RequestSpec, deadline: float) -> Response:
         """`submit`'s way when a slot is free: open a connection in the slot held for it."""
@@ -187,7 +186,7 @@ class FastTransport:
         else:
             self._finish(conn)
             if queued:
-                outcome = replace(outcome, queued_s=queued)
+                outcome = _with_queued(outcome, queued)
         on_done(outcome)
 
     async def aclose(self) -> None:
@@ -437,3 +436,8 @@ def _settles(waiter: asyncio.Future[Response]) -> Callable[[Outcome], None]:
             waiter.set_result(outcome)
 
     return notify
+
+
+def _with_queued(response: Response, queued_s: float) -> Response:
+    # dataclasses.replace costs ~1.5 µs; this runs for every request while the pool is full
+    return Response(response.status, response.retry_after_s, response.body, queued_s)
