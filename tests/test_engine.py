@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
 from loadgen.clock import FakeClock
 from loadgen.engine import Engine, EngineConfig, EngineOutcome
 from loadgen.errors import ScenarioExhausted
@@ -301,3 +303,104 @@ def test_a_scenario_that_runs_out_of_input_ends_the_run() -> None:
     assert rec.planned == 12  # the arrival that found the input empty was never planned
     assert outcome.exhausted == ["replay"]
     assert outcome.reason == "every scenario reached the end of its input"
+
+
+def _stop_at(clock: FakeClock, at_s: float, second_at_s: float | None = None) -> Any:
+    """A `during` hook: request a stop at `at_s` (and give up at once at `second_at_s`)."""
+    pending: list[asyncio.Future[None]] = []
+
+    def hook(e: Engine) -> None:
+        async def later() -> None:
+            await clock.sleep(at_s)
+            e.request_stop("interrupted", "interrupted by SIGINT")
+            if second_at_s is not None:
+                await clock.sleep(second_at_s - at_s)
+                e.cancel_now()
+
+        pending.append(asyncio.ensure_future(later()))
+
+    return hook
+
+
+def test_grace_ends_on_the_clock_and_counts_what_never_finished() -> None:
+    # Requests take 30 s; a stop at 1.05 s waits 5 s of grace (fake time), then gives up.
+    clock = FakeClock()
+    server = FakeServer(clock, service=lambda t: 30.0)
+    engine, rec, _ = make(Schedule(10, [(10, 10)]), server, clock=clock)
+    outcome = run(engine, clock, during=_stop_at(clock, 1.05))
+    assert outcome.status == "interrupted"
+    assert len(rec.started) == 10 and rec.responses == []  # arrivals at 0.1, 0.2 .. 1.0 s
+    assert outcome.unfinished == 10
+    # the dispatcher notices the stop on its next wake-up (<= 50 ms), then grace runs
+    assert outcome.ended_at - outcome.started_at == pytest.approx(1.05 + 5.0, abs=0.05)
+
+
+def test_a_second_stop_gives_up_at_once() -> None:
+    clock = FakeClock()
+    server = FakeServer(clock, service=lambda t: 30.0)
+    engine, _, _ = make(Schedule(10, [(10, 10)]), server, clock=clock)
+    outcome = run(engine, clock, during=_stop_at(clock, 1.05, second_at_s=2.0))
+    assert outcome.unfinished == 10
+    assert outcome.ended_at - outcome.started_at == pytest.approx(2.0)
+
+
+def test_a_stop_while_draining_after_the_schedule_bounds_the_wait_by_grace() -> None:
+    # The schedule ends at 1 s, its requests would take 30 s; a stop at 3 s leaves 5 s.
+    clock = FakeClock()
+    server = FakeServer(clock, service=lambda t: 30.0)
+    engine, _, _ = make(Schedule(10, [(1, 10)]), server, clock=clock)
+    outcome = run(engine, clock, during=_stop_at(clock, 3.0))
+    assert outcome.status == "interrupted"
+    assert outcome.unfinished == 10
+    assert outcome.ended_at - outcome.started_at == pytest.approx(3.0 + 5.0)
+
+
+class Cap:
+    """A fake rate cap: `every` seconds between sends, on the fake clock."""
+
+    def __init__(self, clock: FakeClock, every: float) -> None:
+        self.clock, self.every, self.next = clock, every, clock.now()
+        self.asked = 0
+
+    def take(self) -> float:
+        self.asked += 1
+        wait = self.next - self.clock.now()
+        if wait > 1e-9:
+            return wait
+        self.next = max(self.next, self.clock.now()) + self.every
+        return 0.0
+
+
+def test_the_rate_cap_delays_sends_in_arrival_order_without_dropping() -> None:
+    # 20 arrivals over 1 s under a cap of one send per 0.1 s: they wait their turn in line.
+    clock = FakeClock()
+    cap = Cap(clock, every=0.1)
+    engine, rec, server = make(Schedule(20, [(1, 20)]), clock=clock, limiter=cap)
+    outcome = run(engine, clock)
+    assert outcome.status == "completed"
+    assert rec.planned == len(rec.started) == 20 and rec.dropped == 0
+    gaps = [b - a for a, b in zip(rec.started, rec.started[1:], strict=False)]
+    assert min(gaps) >= 0.1 - 1e-9  # never two sends closer than the cap allows
+    assert server.paths == [f"/r/{n}" for n in range(1, 21)]  # first come, first sent
+    assert cap.asked < 60  # one timer for the line, not a wake-up per waiting arrival
+
+
+def test_a_failing_callback_aborts_the_run_and_raises() -> None:
+    class Broken(Recorder):
+        def record_response(self, *args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("boom")
+
+    clock = FakeClock()
+    engine = Engine(
+        schedule=Schedule(10, [(2, 10)]),
+        mix=ScenarioMix([1.0]),
+        builder=Builder(),
+        transport=FakeServer(clock),
+        recorder=Broken(),
+        clock=clock,
+        config=EngineConfig(max_in_flight=100),
+    )
+    with pytest.raises(RuntimeError, match="boom"):
+        run(engine, clock)
+    assert engine.outcome.status == "aborted"
+    assert engine.outcome.reason is not None and "boom" in engine.outcome.reason

@@ -1,8 +1,9 @@
 """One conformance suite for every transport, run against the loopback fault servers.
 
 Each test runs once per client: the fast transport on plain asyncio and on uvloop, and
-the httpx transport. The servers count connections and record requests, so keep-alive
-reuse, retries and what went on the wire are checked from the server's side.
+the httpx transport, each through `send` and through `submit` (the engine's callback
+path). The servers count connections and record requests, so keep-alive reuse, retries
+and what went on the wire are checked from the server's side.
 """
 
 from __future__ import annotations
@@ -79,10 +80,53 @@ async def outcome(transport: Transport, request: RequestSpec = POST) -> Outcome:
         return exc
 
 
+class ViaSubmit:
+    """A transport whose `send` goes through the inner transport's `submit`, checking the
+    callback contract: called once, and never from inside `submit` itself."""
+
+    def __init__(self, inner: FastTransport | HttpxTransport) -> None:
+        self.inner = inner
+
+    async def send(self, request: RequestSpec) -> Response:
+        done: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        inside = True
+        delivered: list[Outcome] = []
+
+        def on_done(result: Outcome) -> None:
+            assert not inside, "on_done was called from inside submit"
+            assert result not in delivered, "on_done was called twice"
+            delivered.append(result)
+            if not done.done():  # else the test gave up waiting (a cancelled send)
+                done.set_result(result)
+
+        self.inner.submit(request, on_done)
+        inside = False
+        result = await done
+        if isinstance(result, TransportError):
+            raise result
+        return result
+
+    def submit(self, request: RequestSpec, on_done: Callable[[Outcome], None]) -> None:
+        self.inner.submit(request, on_done)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def _submitting(cls: type[FastTransport] | type[HttpxTransport]) -> Callable[..., Transport]:
+    return lambda url, **options: ViaSubmit(cls(url, **options))
+
+
 CLIENTS = [
     Client("fast-asyncio", FastTransport),
     Client("fast-uvloop", FastTransport, uvloop.new_event_loop),
     Client("httpx", HttpxTransport),
+    Client("fast-asyncio-submit", _submitting(FastTransport)),
+    Client("fast-uvloop-submit", _submitting(FastTransport), uvloop.new_event_loop),
+    Client("httpx-submit", _submitting(HttpxTransport)),
 ]
 
 
@@ -271,6 +315,8 @@ def test_timeout_covers_waiting_for_a_connection(client: Client) -> None:
 
 
 def test_cancelled_request_discards_its_connection(client: Client) -> None:
+    if client.name.endswith("-submit"):
+        pytest.skip("a submitted request cannot be cancelled: the engine closes the transport")
     def reply(request: SeenRequest) -> Reply:
         return Reply(delay_s=1.0 if request.path == "/slow" else 0.0)
 
@@ -423,3 +469,71 @@ def test_fast_reports_time_queued_for_a_pooled_connection_apart() -> None:
         first, second = asyncio.run(main())
     assert first == 0.0
     assert 0.15 <= second < 2.0
+
+
+async def _submit_all(transport: FastTransport, requests: int) -> list[Outcome]:
+    """Submit `requests` at once (as the engine does on a wake-up); every outcome."""
+    loop = asyncio.get_running_loop()
+    futures: list[asyncio.Future[Outcome]] = [loop.create_future() for _ in range(requests)]
+    for future in futures:
+        transport.submit(POST, future.set_result)
+    return list(await asyncio.gather(*futures))
+
+
+@pytest.mark.parametrize("loop_factory", [None, uvloop.new_event_loop], ids=["asyncio", "uvloop"])
+def test_fast_submit_lines_up_requests_for_a_full_pool(
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None,
+) -> None:
+    # 2 connections, 12 requests submitted at once, a server taking 50 ms: the 10 that
+    # find every connection busy wait in line, each sent on the next one released, and
+    # their time in line is reported apart from the server's.
+    async def main() -> list[Outcome]:
+        transport = FastTransport(server.url, max_connections=2, timeout_s=5)
+        try:
+            await _submit_all(transport, 1)  # one open connection, so the line forms at once
+            return await _submit_all(transport, 12)
+        finally:
+            await transport.aclose()
+
+    with responder(Reply(delay_s=0.05)) as server, asyncio.Runner(loop_factory=loop_factory) as r:
+        outcomes = r.run(main())
+    assert statuses(outcomes) == [200] * 12
+    assert (server.connections_accepted, server.requests_seen) == (2, 13)
+    queued = sorted(o.queued_s for o in outcomes if isinstance(o, Response))
+    assert queued[:1] == [0.0]  # the idle connection took the first at once
+    assert queued[-1] >= 0.2  # the last waited for ~5 rounds of 50 ms
+
+
+def test_fast_submit_times_out_in_line() -> None:
+    # One connection held by a stalled request: the one in line gives up at its deadline.
+    async def main() -> list[Outcome]:
+        transport = FastTransport(server.url, max_connections=1, timeout_s=0.3)
+        try:
+            return await _submit_all(transport, 2)
+        finally:
+            await transport.aclose()
+
+    with stall() as server:
+        outcomes = asyncio.run(main())
+    assert statuses(outcomes) == ["timeout", "timeout"]
+    assert "no connection free" in str(outcomes[1])
+
+
+def test_fast_close_reports_closed_to_requests_in_line() -> None:
+    async def main() -> list[Outcome]:
+        transport = FastTransport(server.url, max_connections=1, timeout_s=5)
+        await _submit_all(transport, 1)  # the connection is open and idle
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Outcome]] = [loop.create_future() for _ in range(3)]
+        for future in futures:
+            transport.submit(RequestSpec("GET", "/stall", ()), future.set_result)
+        await asyncio.sleep(0.1)
+        await transport.aclose()
+        return list(await asyncio.gather(*futures))
+
+    def reply(request: SeenRequest) -> Reply:
+        return Reply(delay_s=5.0 if request.path == "/stall" else 0.0)
+
+    with responder(reply) as server:
+        outcomes = asyncio.run(main())
+    assert statuses(outcomes) == ["closed"] * 3

@@ -85,7 +85,8 @@ class Transport(Protocol):
 
 class TaskSubmitter:
     """`submit` for what only has `send`: one task per request, kept so `cancel` can stop
-    them (the fast transport uses it for its slow paths, connecting or a full pool)."""
+    them, each still reporting "closed" (the fast transport uses it for its slow paths:
+    opening a connection, the one retry, a first request)."""
 
     __slots__ = ("_send", "_tasks")
 
@@ -112,6 +113,9 @@ async def _deliver(pending: Awaitable[Response], on_done: OnDone) -> None:
         outcome: Outcome = await pending
     except TransportError as exc:
         outcome = exc
+    except asyncio.CancelledError:  # the transport was closed: say so, as `send` would
+        on_done(TransportError("closed", "transport closed before the response"))
+        raise
     except Exception as exc:  # a bug must still end the request, counted, not hang the run
         outcome = TransportError("other", f"{exc!r}")
     on_done(outcome)

@@ -415,12 +415,13 @@ class FastTransport:
         if not (self._busy or self._queued) or self._closed:
             return
         now = cast(asyncio.AbstractEventLoop, self._loop).time()
-        for conn in [c for c in self._busy if c.deadline <= now]:
-            conn.fail("timeout", f"no complete response within {self._timeout_s:g}s")
-        queued = self._queued  # in line in submission order, so deadlines only grow
+        # The line first: a connection failed below must not go to a request already late.
+        queued = self._queued  # in submission order, so deadlines only grow
         while queued and queued[0][2] <= now:
             on_done = queued.popleft()[1]
             on_done(TransportError("timeout", "no connection free within the timeout"))
+        for conn in [c for c in self._busy if c.deadline <= now]:
+            conn.fail("timeout", f"no complete response within {self._timeout_s:g}s")
         self._arm_sweeper()
 
 
