@@ -317,6 +317,7 @@ def test_timeout_covers_waiting_for_a_connection(client: Client) -> None:
 def test_cancelled_request_discards_its_connection(client: Client) -> None:
     if client.name.endswith("-submit"):
         pytest.skip("a submitted request cannot be cancelled: the engine closes the transport")
+
     def reply(request: SeenRequest) -> Reply:
         return Reply(delay_s=1.0 if request.path == "/slow" else 0.0)
 
