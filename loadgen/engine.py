@@ -317,23 +317,25 @@ class Engine:
         clock, rec, t0 = self._clock, self._rec, self._t0
         done = clock.now()
         sent = a.sent
-        start = a.planned if a.planned < sent else sent
+        # microseconds, inlined (a call costs more than the arithmetic); the clock is
+        # monotonic, so only service time net of queueing can dip below zero (float noise)
+        latency_us = int((done - (a.planned if a.planned < sent else sent)) * 1_000_000)
         if isinstance(outcome, Response):
             status: int | None = outcome.status
+            service_us = int((done - sent - outcome.queued_s) * 1_000_000)
             rec.record_response(
                 a.scenario,
                 done - t0,
-                _us(done - start),
-                _us(done - sent - outcome.queued_s),
+                latency_us,
+                service_us if service_us > 0 else 0,
                 outcome.status,
                 outcome.retry_after_s,
                 a.attempt,
             )
         else:
             status = None
-            rec.record_error(
-                a.scenario, done - t0, _us(done - start), _us(done - sent), outcome.kind, a.attempt
-            )
+            service_us = int((done - sent) * 1_000_000)
+            rec.record_error(a.scenario, done - t0, latency_us, service_us, outcome.kind, a.attempt)
         safety = self._safety
         if safety is not None:
             safety.observe(done - t0, status, status is None)
