@@ -192,6 +192,8 @@ class Engine:
 
     async def run(self) -> EngineOutcome:
         self._stop = asyncio.Event()
+        if self.outcome.reason is not None:  # a stop asked for before the run began
+            self._stop.set()
         self._t0 = self._clock.now()
         self.outcome.started_at = self._t0
         await self._dispatch()

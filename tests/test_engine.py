@@ -404,3 +404,12 @@ def test_a_failing_callback_aborts_the_run_and_raises() -> None:
         run(engine, clock)
     assert engine.outcome.status == "aborted"
     assert engine.outcome.reason is not None and "boom" in engine.outcome.reason
+
+
+def test_a_stop_asked_for_before_the_run_begins_is_kept() -> None:
+    clock = FakeClock()
+    engine, rec, _ = make(Schedule(10, [(10, 10)]), clock=clock)
+    engine.request_stop("interrupted", "interrupted by SIGTERM")
+    outcome = run(engine, clock)
+    assert (outcome.status, outcome.reason) == ("interrupted", "interrupted by SIGTERM")
+    assert rec.started == []
