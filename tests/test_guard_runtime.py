@@ -29,6 +29,7 @@ TRIPS: list[tuple[Sequence[int | None], bool]] = [
     ([200] * 18 + [None, None], True),  # transport errors count as failures
     ([200] * 10 + [400, 404, 413] * 10, False),  # client errors are the profile's problem
     ([200] * 2 + [503], False),  # 1 error in 3 at start-up is not a verdict
+    ([503] * 19 + [200], True),  # a success that brings the count to 20 makes the verdict
 ]
 
 

@@ -48,6 +48,20 @@ class SafetyMonitor:
 
     def observe(self, t_s: float, status: int | None, error: bool) -> None:
         """Record one completed request (`status` None with `error` for transport errors)."""
+        buckets = self._buckets
+        if (
+            buckets
+            and not error
+            and status is not None
+            and status < 500
+            and status != 429
+            and math.floor(t_s / self._step) <= buckets[-1].index
+        ):  # the hot path: a success in the current bucket; nothing expires
+            buckets[-1].total += 1
+            self._total += 1
+            if self._reason is None and self._failed:  # reaching min_requests can trip
+                self._reason = self._check()
+            return
         index = max(math.floor(t_s / self._step), self._buckets[-1].index if self._buckets else 0)
         if not self._buckets or self._buckets[-1].index != index:
             self._buckets.append(_Bucket(index))
