@@ -190,6 +190,32 @@ def test_down_resetting_and_stalled_targets_are_counted_by_kind(tmp_path: Path) 
     assert service["min"] >= 490 and service["max"] < 2000, service
 
 
+def test_more_in_flight_than_connections_waits_in_line_and_loses_nothing(tmp_path: Path) -> None:
+    # 2 connections to a server taking 60 ms serve ~33 req/s; at 40 req/s requests find
+    # both busy and wait in the transport's line, which grows through the 2 s run.
+    path = write_profile(
+        tmp_path, profile("line", start_rate=40, stages=[("2s", 40)], max_in_flight=50)
+    )
+    with responder(Reply(delay_s=0.06)) as server:
+        # a flat profile is a spike to the guard unless the target says otherwise
+        table = target_table(
+            server.url, safety_error_ratio=1, spike_floor_rps=1000, max_start_fraction=1
+        )
+        write_targets(tmp_path, slow={**table, "max_connections": 2})
+        result = cli("run", path, "-t", "slow", "--out", tmp_path / "line.json", "--quiet")
+        seen, connections = server.requests_seen, server.connections_accepted
+    assert result.returncode == 0, result.explain()
+    doc = read_checked(tmp_path / "line.json")
+    totals = doc["totals"]
+    assert totals["planned"] == totals["sent"] == totals["completed"] == seen == 80
+    assert totals["dropped"] == totals["errors"] == 0
+    assert connections == 2
+    track = doc["scenarios"]["track"]
+    # service time is the server's 60 ms; latency from the planned start adds the line
+    assert 55 <= track["service_ms"]["p50"] < 200, track["service_ms"]
+    assert track["latency_ms"]["max"] > track["service_ms"]["max"] + 20, track
+
+
 def _replay_lines(users: int) -> list[dict[str, Any]]:
     """Per user: a track, an identify, the alias that depends on it, another track."""
     lines: list[dict[str, Any]] = []
