@@ -198,7 +198,10 @@ class Schedule:
             for n in range(first, last + 1):
                 x = (n - base) - carried
                 # Exact inversion of r0*t + slope*t^2/2 = x, in the form without cancellation.
-                t = start + 2 * x / (r0 + math.sqrt(max(0.0, r0_sq + slope2 * x)))
+                # The divisor is 0 only for a stage starting at rate 0 with x rounded to 0
+                # (the area before it lands a float's width short of n): n is due at its start.
+                divisor = r0 + math.sqrt(max(0.0, r0_sq + slope2 * x))
+                t = start + 2 * x / divisor if divisor > 0 else start
                 t = min(t, end)
                 previous = t if t > previous else previous
                 yield n, previous

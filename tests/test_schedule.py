@@ -31,6 +31,9 @@ OFFSET_TABLE = [
     (1, [(2, 1), (0, 10), (1, 10)], [1.0, 2.0, 2.1], 12),
     # rates that are not binary fractions still give exact totals: 0.1 * 30 = 3
     (0.1, [(30, 0.1)], [10.0, 20.0, 30.0], 3),
+    # the first two stages' area is a float's width short of 1 (0.2 and 0.3 are not exact):
+    # request 1 falls at the start of a stage starting at rate 0 (found by hypothesis)
+    (0.2, [(2.5, 0.3), (2.5, 0), (0.5, 0.3)], [5.0], 1),
 ]
 
 
