@@ -134,7 +134,9 @@ class FastTransport:
 
     def submit(self, request: RequestSpec, on_done: OnDone) -> None:
         loop = self._loop
-        if loop is None or self._closed:  # first use, or fail: in a task (never inline)
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        if self._closed:  # `send` fails it, in a task: never a callback from inside submit
             self._slow.submit(request, on_done)
             return
         deadline = loop.time() + self._timeout_s
