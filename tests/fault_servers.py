@@ -248,26 +248,18 @@ class FaultServer:
 
     async def _serve(self) -> None:
         self._stopping = asyncio.Event()
-        tasks: set[asyncio.Task[Any]] = set()
-
-        async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            task = asyncio.current_task()
-            assert task is not None  # start_server runs each connection in its own task
-            tasks.add(task)
-            try:
-                await self._connection(reader, writer)
-            finally:
-                tasks.discard(task)
-
-        server = await asyncio.start_server(on_connect, HOST, 0, ssl=self._server_context())
+        server = await asyncio.start_server(self._connection, HOST, 0, ssl=self._server_context())
         self.port = server.sockets[0].getsockname()[1]
         self._ready.set()
         await self._stopping.wait()
         server.close()
-        for task in list(tasks):
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         await server.wait_closed()
+        # Every task left on this loop, including a connection accepted just before the
+        # close whose handler had not started yet: none may outlive the loop.
+        others = asyncio.all_tasks() - {asyncio.current_task()}
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
 
     def _server_context(self) -> ssl.SSLContext | None:
         if self._tls is None:
