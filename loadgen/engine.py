@@ -22,7 +22,6 @@ No policy and no formatting here: the guard, the artifact and the display live e
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections import deque
 from dataclasses import dataclass, field
 from functools import partial
@@ -123,10 +122,10 @@ class _Arrival:
     engine or its callback: a reference cycle per request would be left to the cyclic GC,
     whose full collections stall the loop for milliseconds."""
 
-    __slots__ = ("attempt", "key", "n", "planned", "request", "scenario", "sent")
+    __slots__ = ("attempt", "key", "planned", "request", "scenario", "sent")
 
-    def __init__(self, scenario: int, n: int, planned: float, request: RequestSpec) -> None:
-        self.scenario, self.n, self.planned, self.request = scenario, n, planned, request
+    def __init__(self, scenario: int, planned: float, request: RequestSpec) -> None:
+        self.scenario, self.planned, self.request = scenario, planned, request
         self.key: str | None = None
         self.attempt = 0
         self.sent = 0.0
@@ -158,8 +157,7 @@ class Engine:
         self._waiting: dict[str, deque[_Arrival]] = {}  # ordered mode: behind a key
         self._cap_queue: deque[_Arrival] = deque()
         self._cap_timer: Timer | None = None  # armed whenever _cap_queue is not empty
-        self._retry_timers: dict[int, Timer] = {}
-        self._timer_ids = itertools.count()
+        self._retry_timers: dict[_Arrival, Timer] = {}  # an arrival waits on one at a time
         self._exhausted: set[int] = set()
         self._stop: asyncio.Event | None = None
         self._idle: asyncio.Future[None] | None = None  # set once nothing is in flight
@@ -246,7 +244,7 @@ class Engine:
         self._rec.record_planned(offset)
         self._rec.record_lag(_us(now - due))  # an early start (within early_s) is 0 lag
         self._in_flight += 1
-        arrival = _Arrival(scenario, n, due, built.request)
+        arrival = _Arrival(scenario, due, built.request)
         if self._cfg.ordered and (key := built.key) is not None:
             arrival.key = key
             queue = self._waiting.get(key)
@@ -347,13 +345,10 @@ class Engine:
         return status
 
     def _retry_later(self, a: _Arrival, delay: float) -> None:
-        timer_id = next(self._timer_ids)
-        self._retry_timers[timer_id] = self._clock.call_later(
-            delay, partial(self._retry_now, timer_id, a)
-        )
+        self._retry_timers[a] = self._clock.call_later(delay, partial(self._retry_now, a))
 
-    def _retry_now(self, timer_id: int, a: _Arrival) -> None:
-        self._retry_timers.pop(timer_id, None)
+    def _retry_now(self, a: _Arrival) -> None:
+        self._retry_timers.pop(a, None)
         if self._abandoned:
             return
         try:

@@ -28,7 +28,7 @@ MARGIN_S = 0.025  # how much the loop or the OS may bunch sends together and sti
 class RateCap:
     """Ask `take()` before every send (first attempts and retries alike)."""
 
-    __slots__ = ("_bucket", "_clock", "_sent", "_window_s", "rate")
+    __slots__ = ("_bucket", "_clock", "_sent", "_window_s")
 
     def __init__(
         self,
@@ -38,7 +38,6 @@ class RateCap:
     ) -> None:
         if not rate > 0:
             raise ValueError(f"a rate cap must be positive, not {rate}")
-        self.rate = rate
         self._clock = clock
         self._bucket = TokenBucket(rate, max(1.0, rate / 100), clock)
         self._window_s = 1.0 + margin_s

@@ -86,7 +86,7 @@ class Transport(Protocol):
 class TaskSubmitter:
     """`submit` for what only has `send`: one task per request, kept so `cancel` can stop
     them, each still reporting "closed" (the fast transport uses it for its slow paths:
-    opening a connection, the one retry, a first request)."""
+    opening a connection, the one retry, a submit after close)."""
 
     __slots__ = ("_send", "_tasks")
 
