@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from loadgen.errors import InvalidInputError, Problem
+from loadgen.inputfile import UnreadableInput, read_input
 
 _TABLE = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
 _ARRAY_TABLE = re.compile(r"^\s*\[\[\s*([^\[\]]+?)\s*\]\]\s*(#.*)?$")
@@ -110,11 +111,9 @@ def load_toml(
 ) -> tuple[dict[str, Any], KeyLines]:
     """Parse `path`; a syntax error becomes `error` with its line, never a traceback."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise error([_problem(path, None, f"{kind} file not found", "check the path")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise error([_problem(path, None, f"cannot read {kind} file: {exc}", None)]) from None
+        text = read_input(path, kind)
+    except UnreadableInput as exc:
+        raise error([_problem(path, None, exc.message, exc.fix)]) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

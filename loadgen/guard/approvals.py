@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from loadgen.errors import InvalidInputError, Problem
+from loadgen.inputfile import UnreadableInput, read_input
 from loadgen.profile import Profile
 
 FORMAT = "loadgen-approval/1"
@@ -194,11 +195,9 @@ def parse_expiry(text: str) -> datetime:
 def load_approval(path: Path) -> Approval:
     """Read and check an approval file; raise `ApprovalError` naming each bad field."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise _error(path, {}, "", "approval file not found", "check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _error(path, {}, "", f"cannot read approval file: {exc}", None) from None
+        text = read_input(path, "approval")
+    except UnreadableInput as exc:
+        raise _error(path, {}, "", exc.message, exc.fix) from None
     try:
         data = orjson.loads(text)
     except orjson.JSONDecodeError as exc:

@@ -17,6 +17,7 @@ from loadgen.guard.approvals import Approval, ApprovalError, approval_path, load
 from loadgen.guard.findings import FORMATS, INVALID_RULES, Finding, from_problem, render
 from loadgen.guard.limits import unknown_target
 from loadgen.guard.rules import Verdict, evaluate
+from loadgen.inputfile import UnreadableInput, read_input
 from loadgen.profile import Profile, load_profile
 from loadgen.targets import Target, find_targets_file, load_targets
 from loadgen.tomlsource import KeyLines, scan_key_lines
@@ -27,8 +28,8 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_INVALID = 0, 1, 3
 def profile_lines(path: Path) -> KeyLines | None:
     """The key lines of a profile file, to place findings (None if it cannot be read)."""
     try:
-        return scan_key_lines(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError):
+        return scan_key_lines(read_input(path, "profile"))
+    except UnreadableInput:
         return None
 
 

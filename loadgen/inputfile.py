@@ -1,0 +1,58 @@
+"""Read a user's input file (profile, targets, approval) safely: a regular file, bounded.
+
+`Path.read_text` on `/dev/zero` grows until memory runs out, and on a FIFO it blocks until
+a writer shows up. Every input file loadgen reads goes through `read_input`, which opens
+without blocking, refuses anything that is not a regular file, and reads at most
+`MAX_INPUT_BYTES` (documented in the README). Real profiles are a few KiB.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+MAX_INPUT_BYTES = 1024 * 1024  # 1 MiB: ~100x the largest realistic profile or targets file
+
+
+class UnreadableInput(Exception):
+    """The file cannot be used as input; `message` says why and `fix` what to do."""
+
+    def __init__(self, message: str, fix: str | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+
+def read_input(path: Path, kind: str, *, limit: int = MAX_INPUT_BYTES) -> str:
+    """The UTF-8 text of the regular file `path`, refusing devices, FIFOs and huge files."""
+    try:
+        # O_NONBLOCK: opening a FIFO with no writer would otherwise block forever.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise UnreadableInput(f"{kind} file not found", "check the path") from None
+    except IsADirectoryError:
+        raise UnreadableInput(f"{kind} path is a directory", "name a file") from None
+    except OSError as exc:
+        raise UnreadableInput(f"cannot read {kind} file: {exc.strerror or exc}", None) from None
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise UnreadableInput(f"{kind} path is a directory", "name a file")
+        if not stat.S_ISREG(mode):
+            raise UnreadableInput(
+                f"{kind} file is not a regular file (a device, FIFO or socket)",
+                "save it as a regular file and name that",
+            )
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise UnreadableInput(
+            f"{kind} file is larger than {limit // 1024:,} KiB",
+            f"keep {kind} files under {limit // 1024:,} KiB",
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnreadableInput(
+            f"{kind} file is not UTF-8 text (byte {exc.start})", "save it as UTF-8"
+        ) from None
