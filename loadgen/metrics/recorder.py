@@ -52,7 +52,8 @@ class LiveSnapshot:
     p50_ms: float | None
     p95_ms: float | None
     p99_ms: float | None
-    achieved_rps: float
+    achieved_rps: float  # sends in the last full second ...
+    planned_rps: float  # ... and the arrivals planned in that same second
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,7 +291,8 @@ class RunMetrics:
 
     def snapshot(self, now_s: float | None = None) -> LiveSnapshot:
         """Counts so far (flushes first). The achieved rate is the sends of the last full
-        second: before `now_s` when given, else before the latest second seen."""
+        second, before `now_s` when given, else before the latest second seen; the planned
+        rate the arrivals due in that same second (by their planned offsets)."""
         self.flush()
         total = Outcomes()
         for outcomes in self._outcomes:
@@ -314,6 +316,7 @@ class RunMetrics:
             p95_ms=None if p95 is None else p95 / 1000,
             p99_ms=None if p99 is None else p99 / 1000,
             achieved_rps=float(self._series.started_in(current - 1)) if current >= 1 else 0.0,
+            planned_rps=float(self._series.count_in(current - 1, PLANNED)) if current >= 1 else 0.0,
         )
 
     def measurements(self) -> Measurements:
