@@ -36,8 +36,6 @@ def choose_mode(quiet: bool, stream: TextIO = sys.stderr) -> DisplayMode:
     return "rich" if stream.isatty() else "plain"
 
 
-
-
 @dataclass(frozen=True, slots=True)
 class RateWindow:
     """Starts planned and achieved in the same completed second [second, second + 1)."""
