@@ -44,7 +44,7 @@ class Finding:
         return self.severity == "refusal" and not self.approved
 
     def where(self) -> str:
-        place = self.file or "<input>"
+        place = shown_path(self.file) or "<input>"
         return f"{place}:{self.line}" if self.line is not None else place
 
     def to_dict(self) -> dict[str, Any]:
