@@ -34,19 +34,30 @@ from loadgen.targets import LOCAL, Target, find_targets_file, load_targets, reso
 EXIT_OK, EXIT_LINT, EXIT_USAGE, EXIT_INVALID, EXIT_REFUSED, EXIT_SAFETY = 0, 1, 2, 3, 4, 5
 EXIT_THRESHOLDS, EXIT_INTERRUPTED = 99, 130
 
+# `-h` as well as `--help`, on every command (subcommands inherit the context settings).
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+# Plain click-style help: typer's rich panels label every flag (even --help) `<bool>`, as
+# if it took a value; the plain layout shows flags as flags and `--x / --no-x` pairs.
+HELP_MODE = None
+
 app = typer.Typer(
     name="loadgen",
     help="A k6-style load generator for event-ingestion APIs, safe by construction.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings=CONTEXT_SETTINGS,
+    rich_markup_mode=HELP_MODE,
 )
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 ProfileArg = Annotated[
-    Path, typer.Argument(help="The profile TOML file.", dir_okay=False, show_default=False)
+    Path,
+    typer.Argument(
+        help="The profile TOML file.", dir_okay=False, show_default=False, metavar="PROFILE"
+    ),
 ]
 TargetOpt = Annotated[
     str,
@@ -258,7 +269,10 @@ def serve(
 @app.command()
 @_errors_to_exit_codes
 def lint(
-    profiles: Annotated[list[Path], typer.Argument(help="Profile files to check.", dir_okay=False)],
+    profiles: Annotated[
+        list[Path],
+        typer.Argument(help="Profile files to check.", dir_okay=False, metavar="PROFILE"),
+    ],
     target: TargetOpt = LOCAL,
     targets: TargetsOpt = None,
     fmt: Annotated[str, typer.Option("--format", help="text | json | github")] = "text",
@@ -299,7 +313,10 @@ def brief(
 
 
 approve_app = typer.Typer(
-    help="Sign and manage the pipeline team's approvals.", no_args_is_help=True
+    help="Sign and manage the pipeline team's approvals.",
+    no_args_is_help=True,
+    context_settings=CONTEXT_SETTINGS,
+    rich_markup_mode=HELP_MODE,
 )
 app.add_typer(approve_app, name="approve")
 
@@ -350,6 +367,25 @@ def approve_sign(
     path = out or approval_path(prof.path)
     write_approval(approval, path)
     typer.echo(f"approval written to {path} (key {approval.key_id}, expires {expires})", err=True)
+
+
+@app.command()
+@_errors_to_exit_codes
+def init(
+    api: Annotated[str, typer.Option(help="posthog | customerio | segment")] = "posthog",
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where to write the files.", file_okay=False)
+    ] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+) -> None:
+    """Write a starter profile and a targets.toml (staging, production) for one API."""
+    from loadgen.starter import PROFILE_FILE, write_starter
+
+    written = write_starter(api, directory, force=force)
+    for path in written:
+        typer.echo(f"wrote {path}", err=True)
+    profile = directory / PROFILE_FILE
+    typer.echo(f"next: loadgen plan {profile}; loadgen run {profile}", err=True)
 
 
 @app.command()

@@ -201,7 +201,6 @@ async def _drive(
             f"loadgen {profile.name} -> {target.name}",
             schedule.duration_s,
             lambda: time.perf_counter() - start,
-            schedule.rate_at,
             metrics.snapshot,
         )
     )

@@ -8,8 +8,10 @@ the key path), the offending value, the limit it broke and the fix. Invalid inpu
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Literal
 
 import orjson
@@ -42,7 +44,7 @@ class Finding:
         return self.severity == "refusal" and not self.approved
 
     def where(self) -> str:
-        place = self.file or "<input>"
+        place = shown_path(self.file) or "<input>"
         return f"{place}:{self.line}" if self.line is not None else place
 
     def to_dict(self) -> dict[str, Any]:
@@ -223,8 +225,20 @@ def _annotation(f: Finding) -> str:
     return f"::{command} {','.join(props)}::{escape_data(message)}"
 
 
+def shown_path(file: str | None, cwd: Path | None = None) -> str | None:
+    """`file` relative to the working directory when it lies under it (GitHub places an
+    annotation only by a repository-relative path); anything else as given."""
+    if file is None or not os.path.isabs(file):
+        return file
+    base = cwd or Path.cwd()
+    try:
+        return str(Path(file).relative_to(base))
+    except ValueError:
+        return file
+
+
 def render(findings: Iterable[Finding], fmt: str, files: int) -> str:
-    items = list(findings)
+    items = [replace(f, file=shown_path(f.file)) for f in findings]
     if fmt == "json":
         return render_json(items, files)
     if fmt == "github":

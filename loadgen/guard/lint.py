@@ -7,6 +7,7 @@ findings in one format with the documented exit code.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -45,9 +46,10 @@ def approval_beside(profile_path: Path) -> tuple[Approval | None, ApprovalError 
 
 
 def preflight(profile: Profile, target: Target, *, now: datetime) -> Verdict:
-    """The guard's verdict with the approval file beside the profile picked up."""
+    """The guard's verdict with the approval file beside the profile picked up, and the
+    findings about the target placed on their line of its targets file."""
     approval, error = approval_beside(profile.path)
-    return evaluate(
+    verdict = evaluate(
         profile,
         target,
         approval=approval,
@@ -55,6 +57,29 @@ def preflight(profile: Profile, target: Target, *, now: datetime) -> Verdict:
         lines=profile_lines(profile.path),
         approval_error=error,
     )
+    return replace(verdict, findings=place_in_targets_file(verdict.findings, target))
+
+
+def place_in_targets_file(findings: tuple[Finding, ...], target: Target) -> tuple[Finding, ...]:
+    """Give a line to each finding about a `targets.NAME...` key of the target's own file
+    (the pure rules know the key, not the file's layout)."""
+    if target.source is None:
+        return findings
+    unplaced = [f for f in findings if _about_target_key(f, target.source)]
+    if not unplaced:
+        return findings
+    try:
+        lines = scan_key_lines(read_input(Path(target.source), "targets"))
+    except UnreadableInput:
+        return findings
+    return tuple(
+        replace(f, line=lines.line_of(f.path)) if _about_target_key(f, target.source) else f
+        for f in findings
+    )
+
+
+def _about_target_key(f: Finding, source: str) -> bool:
+    return f.file == source and f.line is None and f.path.startswith("targets.")
 
 
 def lint(

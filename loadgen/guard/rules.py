@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from loadgen.errors import Problem
-from loadgen.guard import events, limits, payload, population, spike, timing
+from loadgen.guard import events, limits, past, payload, population, spike, timing
 from loadgen.guard.approvals import Approval, ApprovalError, utc_text
 from loadgen.guard.context import Context
 from loadgen.guard.findings import Finding, Severity, describe
@@ -62,6 +62,7 @@ def evaluate(
         raise ValueError("now must be time-zone aware")
     ctx = Context.of(profile, target, lines)
     found = [finding for check in CHECKS for finding in check(ctx)]
+    found += past.check(ctx, now)  # the one rule that reads the clock
     needs = any(f.rule in APPROVABLE for f in found)
     if approval_error is not None:
         found += [_malformed(p, needs) for p in approval_error.problems]
