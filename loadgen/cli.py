@@ -367,7 +367,7 @@ def approve_sign(
     path = out or approval_path(prof.path)
     write_approval(approval, path)
     until = expiry_text(approval.expires)
-    typer.echo(f"approval written to {path} (key {approval.key_id}, valid until {until})", err=True)
+    typer.echo(f"approval written to {path}: key {approval.key_id}, valid until {until}", err=True)
     public = public_key_b64(load_private_key(pem).public_key())
     if warning := trust_warning(approval, prof, tgt, public, now=now):
         typer.echo(f"loadgen: warning: {warning}", err=True)

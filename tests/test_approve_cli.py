@@ -122,7 +122,7 @@ def test_sign_lint_and_brief_show_the_expiry_alike(workdir: Path) -> None:
     assert shown.startswith(f"the end of {day} UTC (")
     signed = sign_cli(workdir, path, "staging")
     assert signed.returncode == 0, signed.explain()
-    assert f"valid until {shown})" in signed.stderr
+    assert signed.stderr.splitlines()[0].endswith(f"valid until {shown}")
     stored = orjson.loads(approval_path(path).read_bytes())["expires"]
     assert shown.endswith(f"({stored})")  # the file's instant, shown beside the day
     linted = cli("lint", path, "-t", "staging")
