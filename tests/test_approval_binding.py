@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from loadgen.guard.approvals import (
@@ -238,3 +238,30 @@ def test_endpoint_never_contains_userinfo_or_query(user: str, secret: str) -> No
     shown = endpoint_of(url)
     assert shown == "https://host.example.com/path"
     assert secret not in shown and "@" not in shown and "?" not in shown and "#" not in shown
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    at=st.floats(0, 1),
+    cut=st.integers(0, 40),
+    junk=st.text(alphabet='{}[]",:0123456789.-eE\\u nultrfas\n', max_size=30),
+)
+def test_a_mangled_approval_file_is_an_approval_error_or_valid(
+    profile: Profile, at: float, cut: int, junk: str
+) -> None:
+    """Whatever an editor does to the file, loading it never raises anything but the
+    project's own input error (no traceback from a hand-edited approval)."""
+    text = _signed_text(profile)
+    pos = int(at * len(text))
+    mangled = text[:pos] + junk + text[pos + cut :]
+    path = approval_path(profile.path)
+    path.write_text(mangled)
+    try:
+        loaded = load_approval(path)
+    except ApprovalError:
+        return
+    # still loadable: then it says what it says, and only a faithful copy verifies
+    if rules(loaded, profile) == []:
+        assert loaded == approve(profile)

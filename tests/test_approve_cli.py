@@ -235,3 +235,11 @@ def test_sign_with_an_unusable_key_is_a_usage_error(workdir: Path, key: str, wor
     assert result.returncode == 2, result.explain()
     assert words in result.stderr and "Traceback" not in result.stderr
     assert not approval_path(path).exists()
+
+
+def test_sign_for_the_builtin_local_target_says_it_trusts_no_key(workdir: Path) -> None:
+    path = write_profile(workdir, OVER_LIMIT)
+    result = sign_cli(workdir, path, "local")
+    assert result.returncode == 0, result.explain()
+    assert "loadgen: warning: the built-in target 'local' trusts no signing key" in result.stderr
+    assert "[targets.local]" not in result.stderr  # it cannot be redefined in targets.toml

@@ -262,9 +262,9 @@ def _duplicate_keys(text: str) -> list[str]:
             seen.add(key)
         return dict(items)
 
-    # orjson accepted the text, so it parses; nesting deeper than `json` recurses is no
-    # approval anyway (the field checks refuse it)
-    with contextlib.suppress(RecursionError):
+    # orjson accepted the text, so it parses; what only `json` balks at (nesting deeper than
+    # it recurses, its integer digit limit) is no approval anyway: the field checks refuse it
+    with contextlib.suppress(RecursionError, ValueError):
         json.loads(text, object_pairs_hook=pairs)
     return repeated
 

@@ -45,6 +45,11 @@ def trust_warning(
     check = verify(approval, profile, target, now)
     if not any(f.rule in TRUST_RULES for f in check.failures):
         return None
+    if target.is_local and target.source is None:  # built in: it has no trusted_keys to edit
+        return (
+            f"the built-in target {target.name!r} trusts no signing key, so this approval "
+            f"(key {key_id(public_key)}) is void there"
+        )
     where = f"trusted_keys of [targets.{target.name}]"
     if target.source:
         where += f" in {target.source}"
