@@ -345,7 +345,12 @@ def approve_sign(
     profile: ProfileArg,
     target: Annotated[str, typer.Option("--target", "-t", help="The target it is approved for.")],
     max_rps: Annotated[float, typer.Option(help="The highest peak approved, requests/s.")],
-    expires: Annotated[str, typer.Option(help="2026-12-31 or 2026-12-31T18:00:00+01:00.")],
+    expires: Annotated[
+        str,
+        typer.Option(
+            help="2026-12-31 (valid through the end of that day, UTC) or 2026-12-31T18:00:00+01:00."
+        ),
+    ],
     by: Annotated[str, typer.Option(help="Who approves (name or team).")],
     key: Annotated[Path, typer.Option(help="The approver's private key (PEM).", dir_okay=False)],
     targets: TargetsOpt = None,
@@ -353,20 +358,36 @@ def approve_sign(
         Path | None, typer.Option(help="Default: <profile>.approval.json beside it.")
     ] = None,
 ) -> None:
-    """Sign an approval bound to the profile's content, the target, the peak and an expiry."""
-    from loadgen.guard.approvals import approval_path, parse_expiry, sign, write_approval
+    """Sign an approval bound to the profile's content, the target (name, URL, environment),
+    the peak and an expiry. Refuses (exit 4) a profile the guard refuses whatever the approval."""
+    from loadgen.guard.approvals import (
+        approval_path,
+        load_private_key,
+        public_key_b64,
+        sign,
+        write_approval,
+    )
+    from loadgen.guard.expiry import expiry_text, parse_expiry
+    from loadgen.guard.signing import refuse_unapprovable, trust_warning
+    from loadgen.inputfile import UnreadableInput, read_input
 
     prof, tgt = load_inputs(profile, target, targets)
+    now = datetime.now(UTC)
+    refuse_unapprovable(prof, tgt, now=now)
     try:
-        pem = key.read_bytes()
-        approval = sign(prof, tgt.name, max_rps, parse_expiry(expires), by, pem)
-    except OSError as exc:
-        _fail(f"usage: cannot read --key {key}: {exc.strerror or exc}", EXIT_USAGE)
+        pem = read_input(key, "private key").encode()  # bounded: --key /dev/zero cannot grow
+        approval = sign(prof, tgt, max_rps, parse_expiry(expires), by, pem, now=now)
+    except UnreadableInput as exc:
+        _fail(f"usage: --key {key}: {exc.message}", EXIT_USAGE)
     except ValueError as exc:
         _fail(f"usage: {exc}", EXIT_USAGE)
     path = out or approval_path(prof.path)
     write_approval(approval, path)
-    typer.echo(f"approval written to {path} (key {approval.key_id}, expires {expires})", err=True)
+    until = expiry_text(approval.expires)
+    typer.echo(f"approval written to {path}: key {approval.key_id}, valid until {until}", err=True)
+    public = public_key_b64(load_private_key(pem).public_key())
+    if warning := trust_warning(approval, prof, tgt, public, now=now):
+        typer.echo(f"loadgen: warning: {warning}", err=True)
 
 
 @app.command()

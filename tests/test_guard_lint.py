@@ -126,7 +126,13 @@ def test_production_approval_beside_the_profile_is_picked_up(tmp_path: Path) -> 
     out, code = run([path], "prod")
     assert code == 1 and "[target.production-needs-approval]" in out
     approval = sign(
-        load_profile(path), "prod", 50, NOW + timedelta(days=1), "Pat", PRIVATE, now=NOW
+        load_profile(path),
+        load_targets(tmp_path / "targets.toml")["prod"],
+        50,
+        NOW + timedelta(days=1),
+        "Pat",
+        PRIVATE,
+        now=NOW,
     )
     write_approval(approval, approval_path(path))
     out, code = run([path], "prod")
@@ -141,7 +147,13 @@ def test_malformed_approval_file_is_a_refusal_with_its_line(tmp_path: Path) -> N
     targets_file(tmp_path)
     path = write_profile(tmp_path)
     approval = sign(
-        load_profile(path), "prod", 50, NOW + timedelta(days=1), "Pat", PRIVATE, now=NOW
+        load_profile(path),
+        load_targets(tmp_path / "targets.toml")["prod"],
+        50,
+        NOW + timedelta(days=1),
+        "Pat",
+        PRIVATE,
+        now=NOW,
     )
     text = approval.to_json().decode().replace('"max_rps": 50', '"max_rps": "fifty"')
     approval_path(path).write_text(text)

@@ -38,6 +38,7 @@ class Finding:
     limit: object = None
     fix: str | None = None
     approved: bool = False  # a refusal that a valid approval covers
+    approval: str | None = None  # then: who approved it, up to what, until when
 
     @property
     def blocking(self) -> bool:
@@ -52,6 +53,7 @@ class Finding:
             "rule": self.rule,
             "severity": self.severity,
             "approved": self.approved,
+            "approval": self.approval,
             "message": self.message,
             "file": self.file,
             "line": self.line,
@@ -141,11 +143,20 @@ def _plain(value: object) -> object:
 
 
 def describe(f: Finding) -> str:
-    """The message with its value, limit and fix, on one line."""
+    """The message with its value, limit and fix, on one line; an approved refusal says who
+    approved it instead of a fix nobody needs to apply."""
     text = f.message
     if measured := _measured(f):
         text += f" ({measured})"
-    return f"{text}; fix: {f.fix}" if f.fix else text
+    if then := _remedy(f):
+        text += f"; {then}"
+    return text
+
+
+def _remedy(f: Finding) -> str:
+    if f.approved:  # nothing to fix: say whose approval covers it, if known
+        return f.approval or ""
+    return f"fix: {f.fix}" if f.fix else ""
 
 
 def _measured(f: Finding) -> str:
@@ -219,8 +230,8 @@ def _annotation(f: Finding) -> str:
     lines = [f"approved: {body}" if f.approved else body]
     if measured := _measured(f):
         lines.append(measured)
-    if f.fix:
-        lines.append(f"fix: {f.fix}")
+    if then := _remedy(f):
+        lines.append(then)
     message = "\n".join(lines)
     return f"::{command} {','.join(props)}::{escape_data(message)}"
 

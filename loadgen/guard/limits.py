@@ -7,12 +7,22 @@ have planned for, which is exactly what their signature says.
 
 from __future__ import annotations
 
+import math
+
 from loadgen.durations import format_duration
 from loadgen.guard.context import Context
 from loadgen.guard.findings import UNKNOWN_TARGET, Finding
 
 APPROVABLE = frozenset({"limit.workspace-rps", "target.production-needs-approval"})
 _REL = 1e-9  # exactly at a limit passes
+# Approve a little above the peak: a cap equal to the planned rate leaves retries no room
+# and queues first attempts behind every hiccup (the README's sizing advice).
+APPROVAL_HEADROOM = 0.05
+
+
+def suggested_max_rps(peak: float) -> int:
+    """The `--max-rps` the guard suggests: the peak plus 5 %, rounded up to whole req/s."""
+    return math.ceil(peak * (1 + APPROVAL_HEADROOM) - _REL * peak)
 
 
 def check(ctx: Context) -> list[Finding]:
@@ -34,7 +44,7 @@ def _workspace(ctx: Context) -> list[Finding]:
             value=peak,
             limit=limit,
             fix=f"lower the peak to {limit:g} req/s, or get a signed approval "
-            f"(loadgen approve sign --max-rps {peak:g})",
+            f"(loadgen approve sign --max-rps {suggested_max_rps(peak)}: the peak + 5 %)",
         )
     ]
 
@@ -62,8 +72,8 @@ def _production(ctx: Context) -> list[Finding]:
             None,
             where,
             value="production",
-            fix="ask the pipeline team for an approval file (loadgen approve sign) and keep it "
-            "beside the profile",
+            fix="ask the pipeline team for an approval file (loadgen approve sign --max-rps "
+            f"{suggested_max_rps(ctx.peak_rps)}) and keep it beside the profile",
         )
     ]
     if ctx.profile.apps_enabled is None:
