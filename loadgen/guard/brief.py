@@ -23,6 +23,7 @@ from loadgen.guard.rules import Verdict
 from loadgen.guard.timing import BERLIN
 from loadgen.plan import Plan, render_chart
 from loadgen.profile import Profile
+from loadgen.redact import redact_url
 from loadgen.schedule import Schedule
 from loadgen.targets import Target
 
@@ -78,7 +79,10 @@ def _header(profile: Profile, target: Target, verdict: Verdict) -> str:
     counts = f"{len(verdict.refusals)} refusal(s), {len(verdict.warnings)} warning(s)"
     rows: list[list[object]] = [
         ["profile", f"`{profile.path}` (`{profile.content_hash}`)"],
-        ["target", f"`{target.name}`: {target.url} ({target.environment}, API {target.api})"],
+        [
+            "target",
+            f"`{target.name}`: {redact_url(target.url)} ({target.environment}, API {target.api})",
+        ],
         ["guard verdict", f"{state}: {counts}"],
         ["approval", verdict.approval_status],
     ]
