@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from loadgen.errors import TargetError
+from loadgen.guard.lint import lint
 from loadgen.targets import (
     BUILTIN_LOCAL,
     LOCAL,
@@ -337,3 +339,30 @@ def test_github_annotations_of_a_targets_file_are_relative_with_the_line(tmp_pat
     )
     assert result.returncode == 3, result.explain()
     assert "::error file=targets.toml,line=10,title=input.invalid::" in result.stdout
+
+
+def test_a_syntax_error_names_the_file_relative_with_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, GOOD.replace('api = "posthog"', 'api = "posthog', 1))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(TargetError) as info:
+        load_targets(path.resolve())  # given absolute, as the lookup beside a profile may
+    [problem] = info.value.problems
+    assert (problem.file, problem.line) == ("targets.toml", 3)
+    assert "TOML syntax error" in problem.message
+
+
+def test_guard_findings_on_a_target_point_at_its_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A production target that trusts no key: two refusals about targets.toml itself.
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, GOOD)
+    profile = write_profile(tmp_path, run_support.profile("prod-bound"))
+    output, _ = lint([profile], "cio", None, strict=False, fmt="github", now=datetime.now(UTC))
+    lines = output.splitlines()
+    production = "file=targets.toml,line=15,title=target.production-needs-approval::"
+    no_keys = "file=targets.toml,line=12,title=approval.no-trusted-keys::"
+    assert any(production in line for line in lines), output
+    assert any(no_keys in line for line in lines), output

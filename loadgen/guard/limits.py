@@ -60,7 +60,7 @@ def _production(ctx: Context) -> list[Finding]:
             f"target {ctx.target.name!r} is a production target: every run against it needs "
             "a signed approval from the pipeline team",
             ctx.target.source,
-            None,
+            ctx.target.line_of(where),
             where,
             value="production",
             fix="ask the pipeline team for an approval file (loadgen approve sign) and keep it "
