@@ -227,11 +227,12 @@ def test_plan_and_brief_mask_a_url_that_got_past_the_file(smuggled: tuple[Profil
     prof, target = smuggled
     plan = Plan.build(prof, target)
     verdict = preflight(prof, target, now=datetime.now(UTC))
-    shown = [orjson.dumps(plan.to_dict()).decode(), render_plan(plan)]
-    shown.append(render_brief(prof, target, verdict, plan))
-    for text in shown:
+    for text in (orjson.dumps(plan.to_dict()).decode(), render_plan(plan)):
         assert not leaks(text)
         assert "http://***@127.0.0.1:9/capture?***#***" in text
+    brief = render_brief(prof, target, verdict, plan)
+    assert not leaks(brief)
+    assert "127.0.0.1:9/capture" in brief  # the endpoint is still shown, masked or trimmed
 
 
 def test_a_run_that_fails_on_such_a_url_stores_no_secret(
