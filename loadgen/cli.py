@@ -29,7 +29,14 @@ from loadgen.errors import (
 from loadgen.plan import Plan, render_plan
 from loadgen.profile import Profile, load_profile
 from loadgen.schedule import Segment, SegmentError
-from loadgen.targets import LOCAL, Target, find_targets_file, load_targets, resolve_target
+from loadgen.targets import (
+    LOCAL,
+    Target,
+    find_targets_file,
+    load_targets,
+    resolve_target,
+    targets_file_candidates,
+)
 
 EXIT_OK, EXIT_LINT, EXIT_USAGE, EXIT_INVALID, EXIT_REFUSED, EXIT_SAFETY = 0, 1, 2, 3, 4, 5
 EXIT_THRESHOLDS, EXIT_INTERRUPTED = 99, 130
@@ -112,7 +119,8 @@ def load_inputs(
         problems += exc.problems
     try:
         source = find_targets_file(profile_path, targets_path)
-        target = resolve_target(target_name, load_targets(source), source)
+        searched = targets_file_candidates(profile_path, targets_path)
+        target = resolve_target(target_name, load_targets(source), source, searched)
     except InvalidInputError as exc:
         problems += exc.problems
     if problems or profile is None or target is None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from loadgen.durations import format_duration
-from loadgen.guard.approvals import endpoint_of
 from loadgen.guard.context import Context
 from loadgen.guard.events import merge_shares
 from loadgen.guard.findings import describe
@@ -24,6 +23,7 @@ from loadgen.guard.rules import Verdict
 from loadgen.guard.timing import BERLIN
 from loadgen.plan import Plan, render_chart
 from loadgen.profile import Profile
+from loadgen.redact import redact_url
 from loadgen.schedule import Schedule
 from loadgen.targets import Target
 
@@ -81,7 +81,7 @@ def _header(profile: Profile, target: Target, verdict: Verdict) -> str:
         ["profile", f"`{profile.path}` (`{profile.content_hash}`)"],
         [
             "target",
-            f"`{target.name}`: {endpoint_of(target.url)} ({target.environment}, API {target.api})",
+            f"`{target.name}`: {redact_url(target.url)} ({target.environment}, API {target.api})",
         ],
         ["guard verdict", f"{state}: {counts}"],
         ["approval", verdict.approval_status],

@@ -12,6 +12,7 @@ import math
 from loadgen.durations import format_duration
 from loadgen.guard.context import Context
 from loadgen.guard.findings import UNKNOWN_TARGET, Finding
+from loadgen.targets import INIT_HINT
 
 APPROVABLE = frozenset({"limit.workspace-rps", "target.production-needs-approval"})
 _REL = 1e-9  # exactly at a limit passes
@@ -69,7 +70,7 @@ def _production(ctx: Context) -> list[Finding]:
             f"target {ctx.target.name!r} is a production target: every run against it needs "
             "a signed approval from the pipeline team",
             ctx.target.source,
-            None,
+            ctx.target.line_of(where),
             where,
             value="production",
             fix="ask the pipeline team for an approval file (loadgen approve sign --max-rps "
@@ -128,15 +129,16 @@ def _volume(ctx: Context) -> list[Finding]:
     ]
 
 
-def unknown_target(name: str, known: list[str], source: str | None) -> Finding:
-    """Rule `target.unknown` (the CLI reports it at load time; this is its wording)."""
-    return Finding(
-        UNKNOWN_TARGET,
-        "refusal",
-        f"unknown target {name!r}: only targets named in the targets file can be used",
-        source,
-        None,
-        "",
-        value=name,
-        fix=f"use one of: {', '.join(sorted(known))}, or add [targets.{name}] to targets.toml",
-    )
+def unknown_target(
+    name: str, known: list[str], source: str | None, no_file: str = "no targets file found"
+) -> Finding:
+    """Rule `target.unknown` (the CLI reports it at load time; this is its wording).
+
+    `source` is the targets file read; when there was none, `no_file` says where it looked.
+    """
+    message = f"unknown target {name!r}: only targets named in the targets file can be used"
+    fix = f"use one of: {', '.join(sorted(known))}, or add [targets.{name}] to {source}"
+    if source is None:
+        message += f"; {no_file}"
+        fix = f"{INIT_HINT}, or pass --targets FILE"
+    return Finding(UNKNOWN_TARGET, "refusal", message, source, None, "", value=name, fix=fix)

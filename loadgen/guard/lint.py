@@ -20,7 +20,14 @@ from loadgen.guard.limits import unknown_target
 from loadgen.guard.rules import Verdict, evaluate
 from loadgen.inputfile import UnreadableInput, read_input
 from loadgen.profile import Profile, load_profile
-from loadgen.targets import Target, find_targets_file, load_targets
+from loadgen.targets import (
+    Target,
+    display_path,
+    find_targets_file,
+    load_targets,
+    no_targets_file_text,
+    targets_file_candidates,
+)
 from loadgen.tomlsource import KeyLines, scan_key_lines
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_INVALID = 0, 1, 3
@@ -120,16 +127,14 @@ def lint_one(
         targets = load_targets(source)
         target = targets.get(target_name)
         if target is None:
-            problems.append(unknown_target(target_name, list(targets), _name(source)))
+            shown = display_path(source) if source else None
+            no_file = no_targets_file_text(targets_file_candidates(path, targets_path))
+            problems.append(unknown_target(target_name, list(targets), shown, no_file))
     except InvalidInputError as exc:
         problems += [from_problem(p) for p in exc.problems]
     if problems or profile is None or target is None:
         return problems
     return list(preflight(profile, target, now=now).findings)
-
-
-def _name(source: Path | None) -> str:
-    return str(source) if source else "no targets.toml found"
 
 
 def exit_code(findings: list[Finding], *, strict: bool) -> int:

@@ -135,7 +135,7 @@ def _no_keys(target: Target, needs: bool) -> list[Finding]:
             f"target {target.name!r} trusts no approval key, so no approval can ever cover "
             "this run",
             target.source,
-            None,
+            target.line_of(f"targets.{target.name}.trusted_keys"),
             f"targets.{target.name}.trusted_keys",
             fix=f"add the pipeline team's public key to trusted_keys of [targets.{target.name}]",
         )
