@@ -284,3 +284,35 @@ def test_cli_reports_hostile_profiles_with_exit_3_and_no_traceback(
     assert result.returncode == 3, output
     assert "Traceback" not in output
     assert f"p.toml:{line}" in output and words in output, output
+
+
+# (why, a property template, words of the problem)
+TEMPLATE_CASES = [
+    ("'³' passes isdigit() but int() refuses it", "{{text:³}}", "text length"),
+    ("5,000 digits: int() refuses it; shown cut short", "{{text:" + "9" * 5000 + "}}", "..."),
+    (
+        "an int range past 64 bits renders a number orjson cannot write",
+        "{{int:1..2" + "0" * 19 + "}}",
+        "64-bit",
+    ),
+    ("a lower bound one below the signed minimum", f"{{{{int:{INT64_MIN - 1}..0}}}}", "64-bit"),
+    ("a thousand bad templates in one string are reported ten times", "{{x}}" * 1000, "and more"),
+]
+
+
+@pytest.mark.parametrize(
+    ("template", "words"), [c[1:] for c in TEMPLATE_CASES], ids=[c[0] for c in TEMPLATE_CASES]
+)
+def test_hostile_templates_are_profile_errors(tmp_path: Path, template: str, words: str) -> None:
+    path = write(tmp_path, with_line(f'properties = {{ p = "{template}" }}\n'))
+    with pytest.raises(ProfileError) as info:
+        load_profile(path)
+    problems = info.value.problems
+    assert 1 <= len(problems) <= 10 and all(p.line == 24 for p in problems), str(info.value)
+    assert words in problems[-1].message
+    assert all(len(p.message) < 300 for p in problems)
+
+
+def test_templates_at_the_64_bit_bounds_are_accepted(tmp_path: Path) -> None:
+    text = f'properties = {{ p = "{{{{int:{INT64_MIN}..{INT64_MAX}}}}}" }}\n'
+    assert load_profile(write(tmp_path, with_line(text))).scenarios[0].properties["p"]
