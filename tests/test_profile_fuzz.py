@@ -24,6 +24,7 @@ from loadgen.errors import InvalidInputError
 from loadgen.guard.rules import evaluate
 from loadgen.plan import Plan, render_plan
 from loadgen.profile import load_profile
+from loadgen.scenarios import ScenarioSet
 from loadgen.scenarios.replay import check_replay_files
 from loadgen.targets import BUILTIN_LOCAL, Target
 
@@ -39,6 +40,11 @@ STAGING = Target(
     environment="staging",
 )
 
+CREDENTIALS = {
+    "posthog": {"token": "phc_fuzz"},
+    "customerio": {"site_id": "site", "api_key": "key"},
+    "segment": {"write_key": "wk"},
+}
 Key = str | int
 scalars = st.one_of(
     st.integers(),
@@ -48,6 +54,17 @@ scalars = st.one_of(
     st.sampled_from([float("nan"), float("inf"), float("-inf"), 1e308, -0.0, 5e-324]),
     st.text(max_size=30),
     st.sampled_from(["", "x" * 20_000, "10s", "-5s", "1e9h", "{{int:9..1}}", "{{text:999999}}"]),
+    st.sampled_from(
+        [
+            "{{text:³}}",  # a Unicode digit: isdigit() says yes, int() says no
+            "{{int:1..99999999999999999999}}",  # renders past 64 bits
+            "{{float:-1e308..1e308}}",
+            "{{choice:}}",
+            "{{",
+            "{{timestamp:x}}",
+            "{{user}}{{uuid}}{{counter}}",
+        ]
+    ),
     st.booleans(),
     st.datetimes(timezones=st.just(UTC)),
     st.sampled_from([date(2026, 12, 1), time(10, 0), datetime(9999, 12, 31, tzinfo=UTC)]),
@@ -94,7 +111,7 @@ def mutate(data: dict[str, Any], draw: st.DataObject) -> None:
 
 
 def through_everything(path: Path) -> None:
-    """What lint, plan and run --dry-run do with a profile."""
+    """What lint, plan and run --dry-run do with a profile, and its first requests."""
     profile = load_profile(path)
     for target in (BUILTIN_LOCAL, STAGING):
         plan = Plan.build(profile, target)
@@ -102,6 +119,10 @@ def through_everything(path: Path) -> None:
         plan.to_dict()
         evaluate(profile, target, approval=None, now=NOW)
     check_replay_files(profile)
+    scenarios = ScenarioSet(profile, CREDENTIALS, clock=lambda: NOW.timestamp())
+    for index in range(len(profile.scenarios)):
+        for n in (1, 2):
+            scenarios.build(index, n)
 
 
 @settings(
