@@ -316,3 +316,20 @@ def test_hostile_templates_are_profile_errors(tmp_path: Path, template: str, wor
 def test_templates_at_the_64_bit_bounds_are_accepted(tmp_path: Path) -> None:
     text = f'properties = {{ p = "{{{{int:{INT64_MIN}..{INT64_MAX}}}}}" }}\n'
     assert load_profile(write(tmp_path, with_line(text))).scenarios[0].properties["p"]
+
+
+@pytest.mark.parametrize(
+    "duration",
+    [
+        "٣s",  # an Arabic-Indic digit: \d and float() took it for 3 seconds
+        "１s",  # a full-width digit, the same
+        "1e400s",  # exponents are not part of the syntax
+        "9" * 5000 + "s",  # float() makes it inf: not finite
+        "1h" * 100_000,  # parts add up past the 7-day maximum
+    ],
+)
+def test_hostile_durations_are_profile_errors(tmp_path: Path, duration: str) -> None:
+    path = write(tmp_path, profile_text(stages=[(duration, 50)]))
+    with pytest.raises(ProfileError) as info:
+        load_profile(path)
+    assert [(p.path, p.line) for p in info.value.problems] == [("load.stages[0].duration", 11)]
