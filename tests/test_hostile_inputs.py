@@ -78,17 +78,45 @@ PROFILE_CASES: list[tuple[str, str, int | None, str, str]] = [
         f"more than {MAX_DEPTH} levels",
     ),
     (
-        "a dotted key of 5,000 parts: parsed flat, but 5,000 tables deep",
-        with_line(".".join(["a"] * 5000) + " = 1\n"),
+        "a dotted key of 100 parts: parsed, then found 100 tables deep, with its key path",
+        with_line(".".join(["a"] * 100) + " = 1\n"),
         24,
         "scenarios[0].a.a.a",
+        f"more than {MAX_DEPTH} levels",
+    ),
+    (
+        "a dotted key of 5,000 parts: refused before tomllib parses it",
+        with_line(".".join(["a"] * 5000) + " = 1\n"),
+        24,
+        "",
+        f"more than {MAX_DEPTH} levels",
+    ),
+    (
+        "a dotted key of 100,000 parts: tomllib's memory grows with the square of the parts",
+        with_line(".".join(["a"] * 100_000) + " = 1\n"),
+        24,
+        "",
+        f"more than {MAX_DEPTH} levels",
+    ),
+    (
+        "an array-of-tables header of 20,000 parts, spaced out: refused before parsing too",
+        with_line("[[" + " . ".join(["h"] * 20_000) + "]]\n"),
+        24,
+        "",
+        f"more than {MAX_DEPTH} levels",
+    ),
+    (
+        "a table header of 40 parts: parsed, then found too deep",
+        with_line("[" + ".".join(["h"] * 40) + "]\nx = 1\n"),
+        24,
+        "h.h.h",
         f"more than {MAX_DEPTH} levels",
     ),
     (
         "a table header of 2,000 parts",
         with_line("[" + ".".join(["h"] * 2000) + "]\nx = 1\n"),
         24,
-        "h.h.h",
+        "",
         f"more than {MAX_DEPTH} levels",
     ),
     (
@@ -148,6 +176,12 @@ def test_hostile_profile_is_a_profile_error_with_file_line_and_key(
     assert (problem.file, problem.line) == (str(path), line), problem.render()
     assert problem.path.startswith(key) and words in problem.message, problem.render()
     assert len(problem.render()) < 2000  # a 5,000-part key is cut at the depth limit
+
+
+def test_a_string_full_of_dotted_words_is_not_taken_for_a_key(tmp_path: Path) -> None:
+    # The pre-parse check looks for a key's `=` or a header's `]` after the run of parts.
+    text = with_line('properties = { p = "' + "a." * 50_000 + 'a" }\n')
+    assert load_profile(write(tmp_path, text)).scenarios[0].properties["p"].startswith("a.a.")
 
 
 @pytest.mark.parametrize(
@@ -263,9 +297,9 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 CLI_CASES = [
     PROFILE_CASES[0],  # the 64-bit hash crash
     PROFILE_CASES[5],  # tomllib's RecursionError
-    PROFILE_CASES[8],  # scenarios = []
-    PROFILE_CASES[9],  # year 9999
-    PROFILE_CASES[10],  # year 1
+    PROFILE_CASES[12],  # scenarios = []
+    PROFILE_CASES[13],  # year 9999
+    PROFILE_CASES[14],  # year 1
 ]
 
 
