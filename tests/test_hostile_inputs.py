@@ -150,6 +150,13 @@ PROFILE_CASES: list[tuple[str, str, int | None, str, str]] = [
         "years 2000 to 2999",
     ),
     (
+        "a zero weight: the mix divides by the sum of the weights",
+        VALID.replace("weight = 1", "weight = 0"),
+        23,
+        "scenarios[0].weight",
+        "above 0",
+    ),
+    (
         "the last moment before the bound",
         with_line("[schedule]\nstart = 1999-12-31T23:59:59Z\n"),
         25,

@@ -21,7 +21,7 @@ import tomlkit
 from hypothesis import HealthCheck, given, settings
 
 from loadgen.errors import InvalidInputError
-from loadgen.guard.rules import evaluate
+from loadgen.guard.lint import preflight
 from loadgen.plan import Plan, render_plan
 from loadgen.profile import load_profile
 from loadgen.scenarios import ScenarioSet
@@ -117,7 +117,7 @@ def through_everything(path: Path) -> None:
         plan = Plan.build(profile, target)
         render_plan(plan)
         plan.to_dict()
-        evaluate(profile, target, approval=None, now=NOW)
+        preflight(profile, target, now=NOW)  # the guard as lint, brief and run apply it
     check_replay_files(profile)
     scenarios = ScenarioSet(profile, CREDENTIALS, clock=lambda: NOW.timestamp())
     for index in range(len(profile.scenarios)):
