@@ -18,8 +18,9 @@ from typing import Any
 from loadgen.errors import InvalidInputError, Problem
 from loadgen.inputfile import UnreadableInput, read_input
 
-_TABLE = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
-_ARRAY_TABLE = re.compile(r"^\s*\[\[\s*([^\[\]]+?)\s*\]\]\s*(#.*)?$")
+_HEADER_NAME = r"""((?:[^\[\]"']|"[^"]*"|'[^']*')+?)"""  # a quoted part may hold brackets
+_TABLE = re.compile(rf"^\s*\[\s*{_HEADER_NAME}\s*\]\s*(#.*)?$")
+_ARRAY_TABLE = re.compile(rf"^\s*\[\[\s*{_HEADER_NAME}\s*\]\]\s*(#.*)?$")
 _KEY = re.compile(
     r"""^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*="""
 )
@@ -59,9 +60,13 @@ class KeyLines:
         return min(under) if under else self.line_of(path)
 
 
+_INDEX = re.compile(r"\[\d+\]$")
+
+
 def _parent(path: str) -> str:
-    if path.endswith("]"):
-        return path[: path.rindex("[")]
+    # Only `[digits]` is an index: a quoted key may itself end with "]" (`[users."]"]`).
+    if index := _INDEX.search(path):
+        return path[: index.start()]
     return path.rpartition(".")[0]
 
 

@@ -374,3 +374,29 @@ def test_hostile_durations_are_profile_errors(tmp_path: Path, duration: str) -> 
     with pytest.raises(ProfileError) as info:
         load_profile(path)
     assert [(p.path, p.line) for p in info.value.problems] == [("load.stages[0].duration", 11)]
+
+
+# (why, TOML appended to the profile, line, key path of the one problem)
+ODD_KEYS = [
+    (
+        'a quoted key "]" looked like an index and crashed the line lookup',
+        '[users."]"]\n',
+        24,
+        "users.]",
+    ),
+    ('a quoted key "[0]" is a key, not an index', '[users."[0]"]\n', 24, "users.[0]"),
+    ("a quoted key with a dot", '[users."a.b"]\n', 24, "users.a.b"),
+]
+
+
+@pytest.mark.parametrize(
+    ("extra", "line", "key"), [c[1:] for c in ODD_KEYS], ids=[c[0] for c in ODD_KEYS]
+)
+def test_odd_quoted_keys_are_reported_at_their_line(
+    tmp_path: Path, extra: str, line: int, key: str
+) -> None:
+    with pytest.raises(ProfileError) as info:
+        load_profile(write(tmp_path, with_line(extra)))
+    assert [(p.path, p.line, p.message) for p in info.value.problems] == [
+        (key, line, "unknown key")
+    ]
