@@ -185,6 +185,11 @@ def run(
     if verdict.findings and (dry_run or not verdict.refused):  # a refusal prints itself below
         typer.echo(render(list(verdict.findings), "text", 1), err=True)
     if dry_run:
+        from loadgen.errors import ProfileError
+        from loadgen.scenarios.replay import check_replay_files
+
+        if replay_problems := check_replay_files(prof):  # the run would fail on opening them
+            raise ProfileError(replay_problems)
         typer.echo(render_plan(Plan.build(prof, tgt)))
         typer.echo(
             f"guard: {'REFUSED' if verdict.refused else 'ok'}; approval: {verdict.approval_status}"

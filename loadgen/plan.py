@@ -65,7 +65,7 @@ class Plan:
                 "duration_s": st.duration_s,
                 "start_rps": st.start_rate,
                 "end_rps": st.end_rate,
-                "requests": round(s.area_at(st.end_s) - s.area_at(st.start_s), 3),
+                "requests": round(s.stage_requests(i), 3),
             }
             for i, st in enumerate(s.stages)
         ]

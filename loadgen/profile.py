@@ -205,6 +205,7 @@ def _read_load(r: Reader, table: dict[str, Any]) -> LoadSpec:
         )
         stages_raw = []
     stages = []
+    known_problems = len(r.problems)
     for i, stage in enumerate(stages_raw):
         where = join("load.stages", i)
         if not isinstance(stage, dict):
@@ -217,7 +218,8 @@ def _read_load(r: Reader, table: dict[str, Any]) -> LoadSpec:
                 r.number(stage, "target", where, unit=" requests/s"),
             )
         )
-    if stages and sum(s.duration_s for s in stages) <= 0:
+    # A stage whose duration was refused counts 0 s: saying "zero seconds" too would mislead.
+    if stages and len(r.problems) == known_problems and sum(s.duration_s for s in stages) <= 0:
         r.problem("load.stages", "the stages add up to zero seconds", fix="give a stage a duration")
     return LoadSpec(
         model="arrival-rate",
@@ -251,7 +253,7 @@ _SCENARIO_KEYS = (
 
 def _read_scenarios(r: Reader, data: dict[str, Any]) -> tuple[ScenarioSpec, ...]:
     tables = r.table_list(data, "scenarios", "")
-    if not tables and "scenarios" not in data:
+    if not tables and data.get("scenarios", []) == []:  # missing, or `scenarios = []`
         r.problem(
             "scenarios",
             "at least one scenario is needed",
@@ -378,6 +380,11 @@ def _read_users(r: Reader, t: dict[str, Any]) -> UsersSpec:
     )
 
 
+# A scheduled run is near the present: a year outside this is a typo, and the bound keeps
+# the guard's calendar arithmetic (time zones, start + duration) far from datetime's 1..9999.
+START_YEARS = (2000, 2999)
+
+
 def _read_schedule(r: Reader, t: dict[str, Any]) -> datetime | None:
     r.check_keys(t, "schedule", ("start",))
     value = t.get("start")
@@ -394,6 +401,15 @@ def _read_schedule(r: Reader, t: dict[str, Any]) -> datetime | None:
             "must be an RFC 3339 date-time with an offset",
             value=t.get("start"),
             fix="write e.g. start = 2026-12-01T10:00:00+01:00",
+        )
+        return None
+    first, last = START_YEARS
+    if not first <= value.year <= last:
+        r.problem(
+            "schedule.start",
+            f"must be in the years {first} to {last}",
+            value=value.isoformat(),
+            fix="check the year: write e.g. start = 2026-12-01T10:00:00+01:00",
         )
         return None
     return value

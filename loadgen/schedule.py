@@ -18,6 +18,7 @@ No clock, no asyncio: this module is tested with tables, properties and a Fracti
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 import re
@@ -135,12 +136,17 @@ class Schedule:
         self.stages: tuple[Stage, ...] = tuple(built)
         # Exact cumulative area at each stage's start, so remainders carry without drift.
         self._area_before: list[Fraction] = []
+        self._stage_areas = [_stage_area(stage) for stage in self.stages]
+        # Stage ends, for a binary search: a scan per lookup made plan and the guard
+        # quadratic in the stage count.
+        self._ends = [stage.end_s for stage in self.stages]
         total = Fraction(0)
-        for stage in self.stages:
+        for area in self._stage_areas:
             self._area_before.append(total)
-            total += _stage_area(stage)
+            total += area
         self.total_area: Fraction = total
         self.total_requests: int = math.floor(total)
+        self._peak = max((r for s in self.stages for r in (s.start_rate, s.end_rate)), default=0.0)
 
     @property
     def duration_s(self) -> float:
@@ -148,25 +154,28 @@ class Schedule:
 
     @property
     def peak_rate(self) -> float:
-        rates = [s.start_rate for s in self.stages] + [s.end_rate for s in self.stages]
-        return max(rates, default=0.0)
+        return self._peak
+
+    def stage_requests(self, index: int) -> float:
+        """The requests planned in stage `index` (the area under its piece of the curve)."""
+        return float(self._stage_areas[index])
 
     def rate_at(self, t: float) -> float:
         """The planned rate at `t` (right-continuous at jumps)."""
-        for stage in self.stages:
-            if stage.start_s <= t < stage.end_s:
-                return _rate_in(stage, t - stage.start_s)
+        index = bisect.bisect_right(self._ends, t)  # the first stage ending after t
+        if index < len(self.stages) and self.stages[index].start_s <= t:
+            stage = self.stages[index]
+            return _rate_in(stage, t - stage.start_s)
         return self.stages[-1].end_rate if self.stages and t >= self.duration_s else 0.0
 
     def area_at(self, t: float) -> float:
         """Requests planned by `t`, as a real number (the area under the curve)."""
-        area = 0.0
-        for stage, before in zip(self.stages, self._area_before, strict=True):
-            if t < stage.end_s:
-                dt = max(0.0, t - stage.start_s)
-                return float(before) + dt * (stage.start_rate + _rate_in(stage, dt)) / 2
-            area = float(before + _stage_area(stage))
-        return area
+        index = bisect.bisect_right(self._ends, t)
+        if index == len(self.stages):
+            return float(self.total_area)
+        stage, before = self.stages[index], self._area_before[index]
+        dt = max(0.0, t - stage.start_s)
+        return float(before) + dt * (stage.start_rate + _rate_in(stage, dt)) / 2
 
     def count_by(self, t: float) -> int:
         """How many requests are planned to have started by time `t` (inclusive)."""
@@ -185,8 +194,10 @@ class Schedule:
 
     def _all_offsets(self) -> Iterator[tuple[int, float]]:
         previous = 0.0
-        for stage, before in zip(self.stages, self._area_before, strict=True):
-            after = before + _stage_area(stage)
+        for stage, before, area in zip(
+            self.stages, self._area_before, self._stage_areas, strict=True
+        ):
+            after = before + area
             first, last = math.floor(before) + 1, math.floor(after)
             if last < first:
                 continue

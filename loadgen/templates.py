@@ -7,7 +7,7 @@ A property value is compiled once (`compile_properties`) and rendered per event 
 |--------------------|-----------------------------------------------------------------|
 | `{{counter}}`      | 1, 2, 3, ... per scenario (one step per event)                  |
 | `{{choice:a,b,c}}` | one of the comma-separated options, uniformly                   |
-| `{{int:LO..HI}}`   | an integer in [LO, HI]                                          |
+| `{{int:LO..HI}}`   | an integer in [LO, HI] (both within signed 64 bits)             |
 | `{{float:LO..HI}}` | a number in [LO, HI] with 2 decimals                            |
 | `{{uuid}}`         | a UUID-4-shaped id from the seeded RNG, unique per event        |
 | `{{timestamp}}`    | the event's timestamp in the API's own format (see below)       |
@@ -42,6 +42,8 @@ _NEEDS_ARG = ("choice", "int", "float", "text")
 _TEXT_POOL_SIZE = 1 << 16
 _M62 = (1 << 62) - 1
 _UUID_SALT = 0x2545F4914F6CDD1D
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_MAX_PROBLEMS = 10  # per property value
 
 Render = Callable[["Context"], Any]
 
@@ -140,6 +142,9 @@ def _parse(text: str) -> tuple[list[str | tuple[str, str]], list[str]]:
         name, _, arg = text[start + 2 : end].strip().partition(":")
         parts.append((name.strip(), arg.strip()))
         problems += _check_generator(name.strip(), arg.strip(), ":" in text[start:end])
+        if len(problems) >= _MAX_PROBLEMS:  # a 1 MiB string of bad templates: say it once
+            problems[_MAX_PROBLEMS - 1 :] = ["... and more: fix the ones above first"]
+            return parts, problems
         pos = end + 2
     if pos < len(text):
         parts.append(text[pos:])
@@ -150,11 +155,11 @@ def _check_generator(name: str, arg: str, has_arg: bool) -> list[str]:
     if name not in GENERATORS:
         close = difflib.get_close_matches(name, GENERATORS, n=1, cutoff=0.5)
         hint = f" (did you mean '{close[0]}'?)" if close else f"; known: {', '.join(GENERATORS)}"
-        return [f"unknown generator '{name}'{hint}"]
+        return [f"unknown generator '{_shown(name)}'{hint}"]
     if name in _NEEDS_ARG and not arg:
         return [f"'{name}' needs an argument, e.g. {_EXAMPLES[name]}"]
     if name == "timestamp" and has_arg and arg not in ("iso", "unix"):
-        return [f"'timestamp' takes 'iso' or 'unix', not '{arg}'"]
+        return [f"'timestamp' takes 'iso' or 'unix', not '{_shown(arg)}'"]
     if name not in _NEEDS_ARG and name != "timestamp" and has_arg:
         return [f"'{name}' takes no argument: write {{{{{name}}}}}"]
     if name == "choice":
@@ -163,9 +168,19 @@ def _check_generator(name: str, arg: str, has_arg: bool) -> list[str]:
             return [f"empty option in choice '{arg}': write e.g. {_EXAMPLES['choice']}"]
     elif name in ("int", "float"):
         return _check_range(name, arg)
-    elif name == "text" and (not arg.isdigit() or int(arg) > MAX_TEXT):
-        return [f"text length must be a whole number 0..{MAX_TEXT}, not '{arg}'"]
+    elif name == "text" and not _is_text_length(arg):
+        return [f"text length must be a whole number 0..{MAX_TEXT}, not '{_shown(arg)}'"]
     return []
+
+
+def _is_text_length(arg: str) -> bool:
+    # isdigit() alone accepts '³', which int() refuses, and int() refuses 4,300+ digits.
+    return arg.isascii() and arg.isdigit() and len(arg) <= 7 and int(arg) <= MAX_TEXT
+
+
+def _shown(arg: str) -> str:
+    """`arg` as quoted in a message: at most 40 characters, never a whole 1 MiB string."""
+    return arg if len(arg) <= 40 else arg[:40] + "..."
 
 
 _EXAMPLES = {
@@ -185,13 +200,18 @@ def _bounds(name: str, arg: str) -> tuple[float, float] | None:
         return None
     if not sep or not (math.isfinite(lo) and math.isfinite(hi)):
         return None
+    if name == "int" and not (lo >= _INT64_MIN and hi <= _INT64_MAX):
+        return None  # a rendered int is a JSON number: it must fit in 64 bits
     return lo, hi
 
 
 def _check_range(name: str, arg: str) -> list[str]:
     bounds = _bounds(name, arg)
     if bounds is None:
-        return [f"'{name}' needs LO..HI with {name} bounds, e.g. {_EXAMPLES[name]}, not '{arg}'"]
+        return [
+            f"'{name}' needs LO..HI with {name} bounds (64-bit for int), e.g. {_EXAMPLES[name]}, "
+            f"not '{_shown(arg)}'"
+        ]
     if bounds[0] > bounds[1]:
         return [f"empty range {arg} in '{name}': LO must not exceed HI"]
     return []

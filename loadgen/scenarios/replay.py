@@ -21,8 +21,12 @@ CSV: a header row, then one record per row. Columns: `event`, `distinct_id` (req
   Cells are strings; an empty cell is left out. Each row is then a generic record as above
   (for PostHog: an event with those fields).
 
+A record (an NDJSON line, a CSV line) is at most `MAX_RECORD_BYTES` (1 MiB; for CSV, 1 Mi
+characters): lines are read in bounded chunks, so memory stays constant whatever the file
+holds, and a longer one is a malformed record. A replay file must be a regular file (not a
+FIFO or a device such as /dev/zero); `check_replay_files` checks it before a run.
 A malformed record (bad JSON, not an object, missing `event`/`distinct_id`, wrong number of
-CSV fields, bad timestamp) raises `ReplayError` naming the file and line, or with
+CSV fields, bad timestamp, too long) raises `ReplayError` naming the file and line, or with
 `on_error = "skip"` is skipped and counted in `skipped`. At the end of the file `build`
 raises `ReplayExhausted`, and the engine stops planning the scenario.
 A replay is meant for one process: distributed workers would each replay the whole file.
@@ -32,15 +36,17 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, AnyStr
 
 import orjson
 
-from loadgen.errors import LoadgenError, ScenarioExhausted
+from loadgen.errors import LoadgenError, Problem, ScenarioExhausted
+from loadgen.inputfile import UnreadableInput, open_regular, read_input
 from loadgen.scenarios.base import (
     SERIAL_STRIDE,
     ApiFormat,
@@ -51,13 +57,16 @@ from loadgen.scenarios.base import (
     Timeline,
     Wire,
 )
+from loadgen.tomlsource import KeyLines, scan_key_lines
 
 if TYPE_CHECKING:  # profile.py imports this package (check_scenario): no import cycle
-    from loadgen.profile import ScenarioSpec
+    from loadgen.profile import Profile, ScenarioSpec
 
 Record = tuple[int, dict[str, Any] | str]  # (line, record or what is wrong with it)
 _CSV_FIXED = ("event", "distinct_id", "timestamp", "uuid")
 _PROPERTY_PREFIXES = ("properties.", "prop_")
+MAX_RECORD_BYTES = 1024 * 1024  # a real event is ~1 KiB; a 50 MB line is not an event
+_TOO_LONG = f"record longer than {MAX_RECORD_BYTES // 1024:,} KiB (the cap per record)"
 
 
 class ReplayError(LoadgenError):
@@ -68,8 +77,25 @@ class ReplayExhausted(ScenarioExhausted):
     """The replay file has no more records."""
 
 
+def bounded_lines(
+    stream: IO[AnyStr], limit: int, endings: tuple[AnyStr, ...]
+) -> Iterator[AnyStr | None]:
+    """Each line of `stream` with its ending, or None for a line longer than `limit`, whose
+    rest is read in `limit`-sized chunks and dropped: memory stays constant."""
+    while line := stream.readline(limit + 1):
+        if len(line) <= limit or line.endswith(endings):
+            yield line
+            continue
+        while (chunk := stream.readline(limit)) and not chunk.endswith(endings):
+            pass
+        yield None
+
+
 def ndjson_records(stream: IO[bytes]) -> Iterator[Record]:
-    for line_no, raw in enumerate(stream, 1):
+    for line_no, raw in enumerate(bounded_lines(stream, MAX_RECORD_BYTES, (b"\n",)), 1):
+        if raw is None:
+            yield line_no, _TOO_LONG
+            continue
         if not raw.strip():
             continue
         try:
@@ -100,14 +126,40 @@ def _csv_columns(header: list[str]) -> list[tuple[str, str]]:
     return columns
 
 
+class _CsvLines:
+    """The lines csv.reader reads, bounded; an over-long line becomes an empty line and
+    sets `too_long`, so the record it belonged to is reported as malformed."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._lines = bounded_lines(stream, MAX_RECORD_BYTES, ("\n", "\r"))
+        self.too_long = False
+
+    def __iter__(self) -> _CsvLines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        if line is None:
+            self.too_long = True
+            return "\n"
+        return line
+
+
 def csv_records(stream: IO[str]) -> Iterator[Record]:
-    reader = csv.reader(stream)
+    lines = _CsvLines(stream)
+    reader = csv.reader(lines)
     try:
         header = next(reader, None)
         if header is None:
             return
+        if lines.too_long:
+            raise RecordError(f"the header is a {_TOO_LONG}")
         columns = _csv_columns(header)
         for row in reader:
+            if lines.too_long:
+                lines.too_long = False
+                yield reader.line_num, _TOO_LONG
+                continue
             if not row:
                 continue
             if len(row) != len(columns):
@@ -221,16 +273,15 @@ class ReplayScenario:
 
     def _open(self, fmt: str) -> tuple[IO[Any], Iterator[Record]]:
         try:
-            if fmt == "csv":
-                text = self._path.open(encoding="utf-8", newline="")
-                return text, csv_records(text)
-            binary = self._path.open("rb")
-            return binary, ndjson_records(binary)
-        except OSError as exc:
+            binary = open_regular(self._path, "replay")
+        except UnreadableInput as exc:
             raise ReplayError(
-                f"scenario {self._spec.name!r}: cannot open replay file {self._path}: "
-                f"{exc.strerror or exc}"
+                f"scenario {self._spec.name!r}: cannot use replay file {self._path}: {exc.message}"
             ) from None
+        if fmt == "csv":
+            text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
+            return text, csv_records(text)
+        return binary, ndjson_records(binary)
 
     def close(self) -> None:
         self._stream.close()
@@ -284,3 +335,37 @@ class ReplayScenario:
         wire = wires[0]
         request = self._encoder.request(wire.method, wire.path, fmt.single_body(wire))
         return BuiltRequest(request, wire.key, 1)
+
+
+def check_replay_files(profile: Profile) -> list[Problem]:
+    """Each replay file of `profile` exists, is a regular file and can be read: a problem
+    at the line of its `replay` key otherwise (what `run --dry-run` checks)."""
+    problems: list[Problem] = []
+    lines: KeyLines | None = None
+    for index, spec in enumerate(profile.scenarios):
+        if spec.replay is None:
+            continue
+        try:
+            open_regular(profile.path.parent / spec.replay.file, "replay").close()
+        except UnreadableInput as exc:
+            lines = lines or _key_lines(profile.path)
+            key = f"scenarios[{index}].replay.file"
+            problems.append(
+                Problem(
+                    key,
+                    exc.message,
+                    str(profile.path),
+                    lines.line_of(key),
+                    spec.replay.file,
+                    fix=f"{exc.fix or 'check its permissions'} (relative paths start at the "
+                    "profile's folder)",
+                )
+            )
+    return problems
+
+
+def _key_lines(path: Path) -> KeyLines:
+    try:
+        return scan_key_lines(read_input(path, "profile"))
+    except UnreadableInput:  # it was read a moment ago; without it, problems have no line
+        return KeyLines()
