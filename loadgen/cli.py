@@ -18,7 +18,7 @@ import orjson
 import typer
 from rich.console import Console
 
-from loadgen import __version__
+from loadgen import __version__, interrupts
 from loadgen.errors import (
     GuardRefusal,
     InvalidInputError,
@@ -79,6 +79,8 @@ def _errors_to_exit_codes(func: Callable[P, R]) -> Callable[P, R]:
             _fail(f"usage: {exc}", EXIT_USAGE)
         except LoadgenError as exc:
             _fail(str(exc), EXIT_INVALID)
+        except KeyboardInterrupt:  # typer would say "Aborted!" and exit 1
+            _fail("interrupted", EXIT_INTERRUPTED)
 
     return wrapper
 
@@ -173,6 +175,8 @@ def run(
     if verdict.refused:
         raise GuardRefusal(verdict.refusal_message())
     if dry_run:
+        if interrupts.pending():
+            _fail("interrupted", EXIT_INTERRUPTED)
         return
     # Retries included, the rate never exceeds the approved peak, or without an approval the
     # workspace limit (the guard has checked the plan stays under it). A cap equal to the
@@ -181,14 +185,13 @@ def run(
     options = RunOptions(
         out=out, grace_s=grace, display=choose_mode(quiet), segment=chosen, seed=seed, rate_cap=cap
     )
-    try:
-        result = run_profile(prof, tgt, options)
-    except KeyboardInterrupt:  # before the run's own handlers: the artifact is written
-        _fail("interrupted while starting; the results artifact was written", EXIT_INTERRUPTED)
+    result = run_profile(prof, tgt, options)
     console = Console() if sys.stdout.isatty() else Console(width=160, soft_wrap=True)
     print_summary(result.doc, str(result.path), console)
     if result.exit_code == EXIT_SAFETY:
         _fail(f"safety stop: {result.doc.get('status_reason')}", EXIT_SAFETY)
+    if result.exit_code == EXIT_INTERRUPTED:
+        _fail(f"{result.doc.get('status_reason')}; results written to {result.path}", 130)
     if result.exit_code:
         raise typer.Exit(result.exit_code)
 

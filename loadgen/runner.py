@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import resource
-import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from loadgen import interrupts
 from loadgen.clock import MonotonicClock
 from loadgen.cpuwatch import CpuWatch
 from loadgen.engine import Engine, EngineConfig, EngineOutcome
@@ -39,6 +40,7 @@ from loadgen.transport.base import Transport
 from loadgen.transport.factory import make_transport
 
 EXIT_BY_STATUS = {"completed": 0, "interrupted": 130, "aborted": 5}
+MOCK_NOT_STARTED = "local://not-started"  # the `local` target's URL in a run that ended first
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +62,18 @@ class RunResult:
 
 def run_profile(profile: Profile, target: Target, options: RunOptions) -> RunResult:
     """Run on uvloop when available; always returns with an artifact written."""
+    written: list[RunResult] = []
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency on every supported OS
-        return asyncio.run(_run(profile, target, options))
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(_run(profile, target, options))
+        return asyncio.run(_run(profile, target, options, written))
+    try:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(_run(profile, target, options, written))
+    except KeyboardInterrupt:  # a second Ctrl-C outside our task: the cancelled run wrote it
+        if written:
+            return dataclasses.replace(written[-1], exit_code=EXIT_BY_STATUS["interrupted"])
+        raise
 
 
 @contextlib.contextmanager
@@ -86,6 +94,7 @@ class _RunState:
     options: RunOptions
     metrics: RunMetrics
     url: str
+    written: list[RunResult]  # the artifact once written, for whoever outlives the loop
     outcome: EngineOutcome = field(default_factory=EngineOutcome)
     observed: dict[str, Any] | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -97,25 +106,36 @@ class _RunState:
     notes: dict[str, Any] = field(default_factory=dict)  # what the scenarios counted
 
 
-async def _run(profile: Profile, target: Target, options: RunOptions) -> RunResult:
+async def _run(
+    profile: Profile, target: Target, options: RunOptions, written: list[RunResult]
+) -> RunResult:
     metrics = RunMetrics([s.name for s in profile.scenarios])
-    state = _RunState(profile, target, options, metrics, target.url)
+    url = MOCK_NOT_STARTED if target.is_local else target.url  # until the mock has its port
+    state = _RunState(profile, target, options, metrics, url, written)
     try:
         await _execute(state)
-    except asyncio.CancelledError:  # Ctrl-C before the engine's own handlers were in place
-        state.outcome.status, state.outcome.reason = "interrupted", "interrupted while starting"
-        _write(state)
-        raise
+    except (asyncio.CancelledError, KeyboardInterrupt):  # a second Ctrl-C before the engine ran
+        state.outcome.status, state.outcome.reason = "interrupted", _interrupted_reason()
+        return _write(state)
     except Exception as exc:  # a crash still writes a valid artifact, then re-raises
         reason = str(exc) if isinstance(exc, LoadgenError) else f"internal error: {exc!r}"
         state.outcome.status, state.outcome.reason = "aborted", reason
         _write(state)
         raise
+    finally:
+        interrupts.settle()  # from here on the results are being saved
     return _write(state)
+
+
+def _interrupted_reason() -> str:
+    return f"interrupted by {interrupts.pending() or 'SIGINT'} before the first request"
 
 
 async def _execute(state: _RunState) -> None:
     profile, target, options = state.profile, state.target, state.options
+    if interrupts.pending():  # Ctrl-C while loadgen was starting: start nothing more
+        state.outcome.status, state.outcome.reason = "interrupted", _interrupted_reason()
+        return
     schedule = schedule_of(profile)
     with _target_url(target, profile) as (url, mock):
         state.url = url
@@ -183,17 +203,6 @@ async def _drive(
         scenario_names=scenarios.names,
     )
     loop = asyncio.get_running_loop()
-    interrupts = [0]
-
-    def on_signal(name: str) -> None:
-        interrupts[0] += 1
-        if interrupts[0] == 1:
-            engine.request_stop("interrupted", f"interrupted by {name}")
-        else:
-            engine.cancel_now()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal, sig.name)
     start = time.perf_counter()
     display = loop.create_task(
         show_progress(
@@ -209,6 +218,7 @@ async def _drive(
     # run: freezing it keeps the cyclic GC from rescanning it, a source of multi-ms pauses.
     gc.collect()
     gc.freeze()
+    _take_signals(engine)
     try:
         return await engine.run()
     finally:
@@ -216,8 +226,34 @@ async def _drive(
         display.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await display
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        _give_back_signals()
+
+
+def _take_signals(engine: Engine) -> None:
+    """The engine's handlers replace the noting ones (`loadgen.interrupts`); a signal noted
+    while starting stops the run before its first request."""
+    loop = asyncio.get_running_loop()
+
+    def on_signal(name: str) -> None:
+        if interrupts.record(name) == 1:
+            engine.request_stop("interrupted", f"interrupted by {name}")
+        else:
+            engine.cancel_now()
+
+    for sig in interrupts.STOP_SIGNALS:
+        loop.add_signal_handler(sig, on_signal, sig.name)
+    if first := interrupts.pending():
+        engine.request_stop("interrupted", f"interrupted by {first} before the first request")
+
+
+def _give_back_signals() -> None:
+    """Removing a loop handler restores the default action (death by SIGTERM): note the
+    signals again instead, with no gap between the two."""
+    loop = asyncio.get_running_loop()
+    with interrupts.held():
+        for sig in interrupts.STOP_SIGNALS:
             loop.remove_signal_handler(sig)
+        interrupts.settle()
 
 
 def _observed(stats: dict[str, Any], metrics: RunMetrics) -> dict[str, Any]:
@@ -280,4 +316,5 @@ def _write(state: _RunState) -> RunResult:
     )
     path = options.out or default_artifact_path(profile.name, ended_at)
     write_artifact(path, doc)
-    return RunResult(doc, path, EXIT_BY_STATUS[outcome.status])
+    state.written.append(RunResult(doc, path, EXIT_BY_STATUS[outcome.status]))
+    return state.written[-1]

@@ -10,22 +10,12 @@ import sys
 import textwrap
 import threading
 import time
-from pathlib import Path
 
 from loadgen.mock.config import MockConfig
 from loadgen.mock.faults import parse_latency
 from loadgen.mock.process import LocalMock
-from tests.run_support import ROOT, wait_until
+from tests.run_support import ROOT, process_ended, wait_until
 from tests.test_mock_process import post_event
-
-
-def process_ended(pid: int) -> bool:
-    """Gone, or a zombie nobody reaped yet (a container's init may not): either way ended."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.rpartition(")")[2].split()[0] in ("Z", "X")
 
 
 class SignalledWhileStarting(LocalMock):
