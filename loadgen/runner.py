@@ -28,11 +28,12 @@ from loadgen.guard.runtime import RetryBackoff, SafetyMonitor
 from loadgen.metrics import RunMetrics
 from loadgen.mix import ScenarioMix
 from loadgen.mock.process import LocalMock
+from loadgen.output import write_or_fallback
 from loadgen.plan import schedule_of
 from loadgen.profile import Profile
 from loadgen.ratecap import RateCap
 from loadgen.report.live import DisplayMode, show_progress
-from loadgen.results import build_artifact, default_artifact_path, generator_verdict, write_artifact
+from loadgen.results import build_artifact, default_artifact_path, generator_verdict
 from loadgen.scenarios import ScenarioSet
 from loadgen.schedule import FULL, Segment
 from loadgen.targets import Target
@@ -56,8 +57,10 @@ class RunOptions:
 @dataclass(frozen=True, slots=True)
 class RunResult:
     doc: dict[str, Any]
-    path: Path
-    exit_code: int
+    path: Path  # where the artifact is
+    exit_code: int  # by the run's status
+    requested: Path  # where it was asked for (`--out` or the default)
+    not_there_because: str | None = None  # set when `path` is the fallback, not `requested`
 
 
 def run_profile(profile: Profile, target: Target, options: RunOptions) -> RunResult:
@@ -314,7 +317,7 @@ def _write(state: _RunState) -> RunResult:
             **state.notes,
         },
     )
-    path = options.out or default_artifact_path(profile.name, ended_at)
-    write_artifact(path, doc)
-    state.written.append(RunResult(doc, path, EXIT_BY_STATUS[outcome.status]))
+    requested = options.out or default_artifact_path(profile.name, ended_at)
+    path, problem = write_or_fallback(requested, doc)
+    state.written.append(RunResult(doc, path, EXIT_BY_STATUS[outcome.status], requested, problem))
     return state.written[-1]
