@@ -80,12 +80,18 @@ def run_profile(profile: Profile, target: Target, options: RunOptions) -> RunRes
 
 
 @contextlib.contextmanager
-def _target_url(target: Target, profile: Profile) -> Iterator[tuple[str, LocalMock | None]]:
+def _target_url(target: Target, options: RunOptions) -> Iterator[tuple[str, LocalMock | None]]:
     if not target.is_local:
         yield target.url, None
         return
-    with LocalMock(rps_limit=target.limits.workspace_rps_limit) as mock:
+    with LocalMock(rps_limit=_mock_rps_limit(target, options)) as mock:
         yield mock.url, mock
+
+
+def _mock_rps_limit(target: Target, options: RunOptions) -> float:
+    """The embedded mock stands for the workspace: an approval raised its limit to the
+    approved peak, which is the run's rate cap (else the target's workspace limit)."""
+    return options.rate_cap or target.limits.workspace_rps_limit
 
 
 @dataclass(slots=True)
@@ -140,7 +146,7 @@ async def _execute(state: _RunState) -> None:
         state.outcome.status, state.outcome.reason = "interrupted", _interrupted_reason()
         return
     schedule = schedule_of(profile)
-    with _target_url(target, profile) as (url, mock):
+    with _target_url(target, options) as (url, mock):
         state.url = url
         credentials: dict[str, dict[str, str]] = {
             s.api: target.credential_values(s.api) for s in profile.scenarios
@@ -184,7 +190,7 @@ async def _drive(
     scenarios: ScenarioSet,
     transport: Transport,
 ) -> EngineOutcome:
-    limits = target.limits
+    safety = SafetyMonitor(target.limits.safety_error_ratio, target.limits.safety_window_s)
     engine = Engine(
         schedule=schedule,
         mix=ScenarioMix(scenarios.weights),
@@ -198,13 +204,41 @@ async def _drive(
             ordered=profile.users.ordered,
         ),
         segment=options.segment,
-        safety=SafetyMonitor(limits.safety_error_ratio, limits.safety_window_s),
+        safety=safety,
         retry=RetryBackoff(profile.retries.max_retries, profile.retries.max_backoff_s)
         if profile.retries.enabled
         else None,
         limiter=RateCap(options.rate_cap) if options.rate_cap else None,
         scenario_names=scenarios.names,
     )
+    outcome = await _engine_run(engine, profile, target, options, schedule, metrics)
+    if outcome.reason is not None and outcome.reason == safety.tripped():
+        outcome.reason += _where_429s_came_from(target, options, metrics)
+    return outcome
+
+
+def _where_429s_came_from(target: Target, options: RunOptions, metrics: RunMetrics) -> str:
+    """A safety stop on 429s: loadgen kept its own cap, so they were the target's answer."""
+    if not metrics.snapshot().status.get("429"):
+        return ""
+    cap = f"{options.rate_cap:g} req/s" if options.rate_cap else "none"
+    if target.is_local:
+        return (
+            "; the 429s were the target's answers (the embedded mock's workspace limit of "
+            f"{_mock_rps_limit(target, options):g} req/s)"
+        )
+    return f"; the 429s were the target's answers (its own rate limit; loadgen's cap: {cap})"
+
+
+async def _engine_run(
+    engine: Engine,
+    profile: Profile,
+    target: Target,
+    options: RunOptions,
+    schedule: Any,
+    metrics: RunMetrics,
+) -> EngineOutcome:
+    """Run the engine with the live display and its signal handlers in place."""
     loop = asyncio.get_running_loop()
     start = time.perf_counter()
     display = loop.create_task(
