@@ -13,7 +13,7 @@ import gc
 import resource
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -122,28 +122,36 @@ async def _run(
     url = MOCK_NOT_STARTED if target.is_local else target.url  # until the mock has its port
     state = _RunState(profile, target, options, metrics, url, written)
     try:
-        await _execute(state)
+        await _settled(_execute(state))
     except (asyncio.CancelledError, KeyboardInterrupt):  # a second Ctrl-C before the engine ran
-        state.outcome.status, state.outcome.reason = "interrupted", _interrupted_reason()
+        state.outcome.status, state.outcome.reason = "interrupted", _interrupted_reason(state)
         return _write(state)
     except Exception as exc:  # a crash still writes a valid artifact, then re-raises
         reason = str(exc) if isinstance(exc, LoadgenError) else f"internal error: {exc!r}"
         state.outcome.status, state.outcome.reason = "aborted", reason
         _write(state)
         raise
-    finally:
-        interrupts.settle()  # from here on the results are being saved
     return _write(state)
 
 
-def _interrupted_reason() -> str:
-    return f"interrupted by {interrupts.pending() or 'SIGINT'} before the first request"
+async def _settled(work: Coroutine[Any, Any, None]) -> None:
+    """Await `work`; however it ends, signals are only noted from then on: what follows is
+    writing the artifact, which no further Ctrl-C may cut short."""
+    try:
+        await work
+    finally:
+        interrupts.settle()
+
+
+def _interrupted_reason(state: _RunState) -> str:
+    when = "" if state.metrics.snapshot().started else " before the first request"
+    return f"interrupted by {interrupts.pending() or 'SIGINT'}{when}"
 
 
 async def _execute(state: _RunState) -> None:
     profile, target, options = state.profile, state.target, state.options
     if interrupts.pending():  # Ctrl-C while loadgen was starting: start nothing more
-        state.outcome.status, state.outcome.reason = "interrupted", _interrupted_reason()
+        state.outcome.status, state.outcome.reason = "interrupted", _interrupted_reason(state)
         return
     schedule = schedule_of(profile)
     with _target_url(target, options) as (url, mock):

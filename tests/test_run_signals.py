@@ -126,8 +126,11 @@ def test_sigkill_of_loadgen_never_leaves_the_embedded_mock_running(tmp_path: Pat
 def test_ctrl_c_in_a_real_terminal_under_tmux(tmp_path: Path) -> None:
     path = write_profile(tmp_path, profile("tty", stages=LONG))
     out, err, rc, shell = (tmp_path / n for n in ("out.json", "stderr", "rc", "shell.pid"))
+    # the console script scripts/demo runs, when installed (its entry point is in the test)
+    script = ROOT / ".venv" / "bin" / "loadgen"
+    program = str(script) if script.exists() else f"{sys.executable} -m loadgen"
     command = (
-        f"echo $$ >{shell}; cd {ROOT}; PYTHONPATH={ROOT} {sys.executable} -m loadgen run "
+        f"echo $$ >{shell}; cd {ROOT}; PYTHONPATH={ROOT} {program} run "
         f"{path} --out {out} 2>{err}; echo $? >{rc}"
     )
     tmux = ["tmux", "-L", f"loadgen-test-{os.getpid()}"]
