@@ -8,6 +8,8 @@ the run then stops before its first request and writes an `interrupted` artifact
 one raises KeyboardInterrupt: stop at once (the runner still writes the artifact once it
 has started). After the engine (stopping the mock, writing the artifact) signals are only
 noted: the results are being saved and nothing is left to stop.
+
+`STOP_SIGNALS` and `held()` also serve the embedded mock's process (`loadgen.mock`).
 """
 
 from __future__ import annotations

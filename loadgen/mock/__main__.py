@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import signal
 
-# Blocked before anything else runs: a SIGTERM sent while importing is held until the
-# server's handlers are in place (see `loadgen.mock.runner`), then stops it cleanly.
-signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+from loadgen.interrupts import STOP_SIGNALS
+
+# Blocked before the slow imports (LocalMock starts us with them blocked already): a
+# SIGTERM sent meanwhile is held until the server's handlers are in place
+# (`loadgen.mock.runner`), then stops it cleanly.
+signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
 
 import argparse  # noqa: E402
 import ctypes  # noqa: E402

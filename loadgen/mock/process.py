@@ -19,13 +19,11 @@ import dataclasses
 import http.client
 import os
 import select
-import signal
 import ssl
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -34,6 +32,7 @@ from urllib.parse import urlsplit
 import orjson
 
 import loadgen
+from loadgen import interrupts
 from loadgen.mock.config import MockConfig, to_argv
 from loadgen.mock.tls import write_self_signed
 
@@ -109,7 +108,9 @@ class LocalMock:
         root = str(Path(loadgen.__file__).resolve().parents[1])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         stderr = open(Path(self._tmp.name) / "stderr.log", "wb")  # noqa: SIM115 - child owns it
-        with stderr, _stop_signals_blocked():
+        # blocked while forking: the child inherits the mask through exec (it unblocks them
+        # once its handlers are in place), and a signal meant for us waits a moment
+        with stderr, interrupts.held():
             self._proc = subprocess.Popen(
                 argv,
                 stdin=subprocess.PIPE,
@@ -184,17 +185,6 @@ class LocalMock:
             message = payload.get("error") if isinstance(payload, dict) else payload
             raise ValueError(f"the mock refused the faults: {message}")
         return payload
-
-
-@contextlib.contextmanager
-def _stop_signals_blocked() -> Iterator[None]:
-    """Block SIGTERM/SIGINT in this thread while forking: the child inherits the mask through
-    exec, and a signal meant for us meanwhile is delivered when the mask is restored."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def admin_request(

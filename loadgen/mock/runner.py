@@ -17,6 +17,7 @@ import sys
 import threading
 from collections.abc import Callable
 
+from loadgen.interrupts import STOP_SIGNALS
 from loadgen.mock.app import MockApp
 from loadgen.mock.config import MockConfig
 from loadgen.mock.server import HttpConnection, ServerState
@@ -33,9 +34,6 @@ def _url(config: MockConfig, port: int) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"{scheme}://{host}:{port}"
-
-
-STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
 async def serve(
@@ -71,11 +69,7 @@ async def serve(
     def on_stop() -> None:
         (force if stop.is_set() else stop).set()
 
-    signals = _install_signal_handlers(loop, on_stop)
-    if hold_signals:  # a signal that came before the handlers is delivered to them now
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-    if stop_on_eof is not None:
-        loop.add_reader(stop_on_eof, _on_readable, stop_on_eof, on_stop)
+    signals = _listen_for_stop(loop, on_stop, stop_on_eof, hold_signals)
     sweeper = loop.create_task(state.sweep())
     try:
         port = server.sockets[0].getsockname()[1]
@@ -92,6 +86,21 @@ async def serve(
             signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         for sig in signals:
             loop.remove_signal_handler(sig)
+
+
+def _listen_for_stop(
+    loop: asyncio.AbstractEventLoop,
+    on_stop: Callable[[], None],
+    stop_on_eof: int | None,
+    hold_signals: bool,
+) -> list[signal.Signals]:
+    """SIGTERM/SIGINT handlers (then a signal held so far is delivered), and the EOF watch."""
+    signals = _install_signal_handlers(loop, on_stop)
+    if hold_signals:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    if stop_on_eof is not None:
+        loop.add_reader(stop_on_eof, _on_readable, stop_on_eof, on_stop)
+    return signals
 
 
 def _on_readable(fd: int, on_stop: Callable[[], None]) -> None:
