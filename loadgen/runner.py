@@ -336,6 +336,8 @@ def _write(state: _RunState) -> RunResult:
         cpu_peak_percent=state.cpu.peak_percent,
         dropped_share=snap.dropped / snap.planned if snap.planned else 0.0,
     )
+    if not snap.planned:  # stopped while starting: start-up CPU says nothing about a load
+        bottleneck, reason = False, None
     target_doc: dict[str, Any] = {"name": target.name, "url": state.url}
     if state.observed is not None:
         target_doc["observed"] = state.observed
