@@ -158,3 +158,19 @@ def test_ctrl_c_in_a_real_terminal_under_tmux(tmp_path: Path) -> None:
 def _loadgen_in(shell_pid_file: Path) -> int | None:
     text = shell_pid_file.read_text().strip()
     return child_pid(int(text), b"loadgen") if text else None
+
+
+def test_an_embedded_mock_that_dies_mid_run_is_reported_not_a_crash(tmp_path: Path) -> None:
+    # What Ctrl-C used to do to the demo (the mock died first): no traceback, no exit 1.
+    path = write_profile(tmp_path, profile("dies", stages=[("2s", 20), ("3s", 20)]))
+    out = tmp_path / "out.json"
+    run = start("run", path, "--out", out, "--quiet")
+    mock = wait_for_requests(run.proc.pid, 10)
+    os.kill(mock, signal.SIGKILL)
+    result = run.finish(timeout=60)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode in (0, 5), result.explain()  # completed, or safety-stopped
+    doc = read_checked(out)
+    assert doc["totals"]["errors_by_kind"]["refused"] > 0
+    observed = doc["target"]["observed"]["difference"]
+    assert "the embedded mock did not report its counts" in observed, observed
