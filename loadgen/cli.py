@@ -31,7 +31,14 @@ from loadgen.errors import (
 from loadgen.plan import Plan, render_plan
 from loadgen.profile import Profile, load_profile
 from loadgen.schedule import Segment, SegmentError
-from loadgen.targets import LOCAL, Target, find_targets_file, load_targets, resolve_target
+from loadgen.targets import (
+    LOCAL,
+    Target,
+    find_targets_file,
+    load_targets,
+    resolve_target,
+    targets_file_candidates,
+)
 
 if TYPE_CHECKING:
     from loadgen.runner import RunResult
@@ -40,19 +47,30 @@ EXIT_OK, EXIT_LINT, EXIT_USAGE, EXIT_INVALID, EXIT_REFUSED, EXIT_SAFETY = 0, 1, 
 EXIT_NOT_WRITTEN, EXIT_THRESHOLDS, EXIT_INTERRUPTED = 6, 99, 130
 MAX_SEED = 2**64 - 1  # the artifact stores it as a JSON integer, at most 64 bits
 
+# `-h` as well as `--help`, on every command (subcommands inherit the context settings).
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+# Plain click-style help: typer's rich panels label every flag (even --help) `<bool>`, as
+# if it took a value; the plain layout shows flags as flags and `--x / --no-x` pairs.
+HELP_MODE = None
+
 app = typer.Typer(
     name="loadgen",
     help="A k6-style load generator for event-ingestion APIs, safe by construction.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings=CONTEXT_SETTINGS,
+    rich_markup_mode=HELP_MODE,
 )
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 ProfileArg = Annotated[
-    Path, typer.Argument(help="The profile TOML file.", dir_okay=False, show_default=False)
+    Path,
+    typer.Argument(
+        help="The profile TOML file.", dir_okay=False, show_default=False, metavar="PROFILE"
+    ),
 ]
 TargetOpt = Annotated[
     str,
@@ -111,7 +129,8 @@ def load_inputs(
         problems += exc.problems
     try:
         source = find_targets_file(profile_path, targets_path)
-        target = resolve_target(target_name, load_targets(source), source)
+        searched = targets_file_candidates(profile_path, targets_path)
+        target = resolve_target(target_name, load_targets(source), source, searched)
     except InvalidInputError as exc:
         problems += exc.problems
     if problems or profile is None or target is None:
@@ -291,7 +310,10 @@ def serve(
 @app.command()
 @_errors_to_exit_codes
 def lint(
-    profiles: Annotated[list[Path], typer.Argument(help="Profile files to check.", dir_okay=False)],
+    profiles: Annotated[
+        list[Path],
+        typer.Argument(help="Profile files to check.", dir_okay=False, metavar="PROFILE"),
+    ],
     target: TargetOpt = LOCAL,
     targets: TargetsOpt = None,
     fmt: Annotated[str, typer.Option("--format", help="text | json | github")] = "text",
@@ -332,7 +354,10 @@ def brief(
 
 
 approve_app = typer.Typer(
-    help="Sign and manage the pipeline team's approvals.", no_args_is_help=True
+    help="Sign and manage the pipeline team's approvals.",
+    no_args_is_help=True,
+    context_settings=CONTEXT_SETTINGS,
+    rich_markup_mode=HELP_MODE,
 )
 app.add_typer(approve_app, name="approve")
 
@@ -361,7 +386,12 @@ def approve_sign(
     profile: ProfileArg,
     target: Annotated[str, typer.Option("--target", "-t", help="The target it is approved for.")],
     max_rps: Annotated[float, typer.Option(help="The highest peak approved, requests/s.")],
-    expires: Annotated[str, typer.Option(help="2026-12-31 or 2026-12-31T18:00:00+01:00.")],
+    expires: Annotated[
+        str,
+        typer.Option(
+            help="2026-12-31 (valid through the end of that day, UTC) or 2026-12-31T18:00:00+01:00."
+        ),
+    ],
     by: Annotated[str, typer.Option(help="Who approves (name or team).")],
     key: Annotated[Path, typer.Option(help="The approver's private key (PEM).", dir_okay=False)],
     targets: TargetsOpt = None,
@@ -369,20 +399,55 @@ def approve_sign(
         Path | None, typer.Option(help="Default: <profile>.approval.json beside it.")
     ] = None,
 ) -> None:
-    """Sign an approval bound to the profile's content, the target, the peak and an expiry."""
-    from loadgen.guard.approvals import approval_path, parse_expiry, sign, write_approval
+    """Sign an approval bound to the profile's content, the target (name, URL, environment),
+    the peak and an expiry. Refuses (exit 4) a profile the guard refuses whatever the approval."""
+    from loadgen.guard.approvals import (
+        approval_path,
+        load_private_key,
+        public_key_b64,
+        sign,
+        write_approval,
+    )
+    from loadgen.guard.expiry import expiry_text, parse_expiry
+    from loadgen.guard.signing import refuse_unapprovable, trust_warning
+    from loadgen.inputfile import UnreadableInput, read_input
 
     prof, tgt = load_inputs(profile, target, targets)
+    now = datetime.now(UTC)
+    refuse_unapprovable(prof, tgt, now=now)
     try:
-        pem = key.read_bytes()
-        approval = sign(prof, tgt.name, max_rps, parse_expiry(expires), by, pem)
-    except OSError as exc:
-        _fail(f"usage: cannot read --key {key}: {exc.strerror or exc}", EXIT_USAGE)
+        pem = read_input(key, "private key").encode()  # bounded: --key /dev/zero cannot grow
+        approval = sign(prof, tgt, max_rps, parse_expiry(expires), by, pem, now=now)
+    except UnreadableInput as exc:
+        _fail(f"usage: --key {key}: {exc.message}", EXIT_USAGE)
     except ValueError as exc:
         _fail(f"usage: {exc}", EXIT_USAGE)
     path = out or approval_path(prof.path)
     write_approval(approval, path)
-    typer.echo(f"approval written to {path} (key {approval.key_id}, expires {expires})", err=True)
+    until = expiry_text(approval.expires)
+    typer.echo(f"approval written to {path}: key {approval.key_id}, valid until {until}", err=True)
+    public = public_key_b64(load_private_key(pem).public_key())
+    if warning := trust_warning(approval, prof, tgt, public, now=now):
+        typer.echo(f"loadgen: warning: {warning}", err=True)
+
+
+@app.command()
+@_errors_to_exit_codes
+def init(
+    api: Annotated[str, typer.Option(help="posthog | customerio | segment")] = "posthog",
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where to write the files.", file_okay=False)
+    ] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+) -> None:
+    """Write a starter profile and a targets.toml (staging, production) for one API."""
+    from loadgen.starter import PROFILE_FILE, write_starter
+
+    written = write_starter(api, directory, force=force)
+    for path in written:
+        typer.echo(f"wrote {path}", err=True)
+    profile = directory / PROFILE_FILE
+    typer.echo(f"next: loadgen plan {profile}; loadgen run {profile}", err=True)
 
 
 @app.command()

@@ -7,6 +7,7 @@ from typing import Any
 
 from loadgen.durations import format_duration
 from loadgen.profile import Profile
+from loadgen.redact import redact_url
 from loadgen.schedule import Schedule
 from loadgen.targets import Target
 
@@ -78,7 +79,7 @@ class Plan:
             },
             "target": {
                 "name": self.target.name,
-                "url": self.target.url,
+                "url": redact_url(self.target.url),
                 "api": self.target.api,
                 "environment": self.target.environment,
             },

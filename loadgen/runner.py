@@ -32,6 +32,7 @@ from loadgen.output import write_or_fallback
 from loadgen.plan import schedule_of
 from loadgen.profile import Profile
 from loadgen.ratecap import RateCap
+from loadgen.redact import redact_urls
 from loadgen.report.live import DisplayMode, show_progress
 from loadgen.results import build_artifact, default_artifact_path, generator_verdict
 from loadgen.scenarios import ScenarioSet
@@ -255,7 +256,6 @@ async def _engine_run(
             f"loadgen {profile.name} -> {target.name}",
             schedule.duration_s,
             lambda: time.perf_counter() - start,
-            schedule.rate_at,
             metrics.snapshot,
         )
     )
@@ -357,7 +357,7 @@ def _write(state: _RunState) -> RunResult:
     doc = build_artifact(
         metrics=metrics,
         status=outcome.status,
-        status_reason=reason_text,
+        status_reason=redact_urls(reason_text) if reason_text else None,
         profile={"name": profile.name, "path": str(profile.path), "hash": profile.content_hash},
         target=target_doc,
         started_at=state.started_at,

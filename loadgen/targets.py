@@ -5,19 +5,24 @@ with `--targets FILE`. The built-in target `local` always exists: it is the embe
 (`loadgen serve`) started for the run, and it is the default target.
 
 Credentials are never written in the file: it names environment variables, whose values
-are read only when a run starts and never logged or written to an artifact.
+are read only when a run starts and never logged or written to an artifact. A URL with
+credentials in it (`user:pass@`, a query or a fragment) and a token value pasted where a
+variable name belongs are refused, without echoing the secret (see `loadgen.redact`).
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
 from loadgen.errors import Problem, TargetError
-from loadgen.tomlsource import load_toml
+from loadgen.redact import bad_variable_name, redact_url, url_has_secret_parts, variable_name_fix
+from loadgen.tomlsource import KeyLines, load_toml
+from loadgen.transport.common import parse_origin
 from loadgen.validation import MAX_RATE, Reader, join
 
 Environment = Literal["local", "staging", "production"]
@@ -25,7 +30,7 @@ TransportKind = Literal["auto", "fast", "httpx"]
 TargetApi = Literal["posthog", "customerio", "segment", "any"]
 LOCAL = "local"
 TARGETS_FILE = "targets.toml"
-ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+INIT_HINT = "run `loadgen init` to write a starter targets.toml"
 # The credential each API needs, by the key that names its environment variable.
 CREDENTIAL_KEYS: dict[str, tuple[str, ...]] = {
     "posthog": ("token",),
@@ -70,11 +75,16 @@ class Target:
     limits: GuardLimits = field(default_factory=GuardLimits)
     verify_tls: bool = True
     max_connections: int = 64
-    source: str | None = None  # the targets file it came from
+    source: str | None = None  # the targets file it came from, relative to the cwd if inside
+    lines: KeyLines | None = field(default=None, compare=False, repr=False)  # of that file
 
     @property
     def is_local(self) -> bool:
         return self.url == LOCAL
+
+    def line_of(self, key_path: str) -> int | None:
+        """The line of `key_path` (e.g. `targets.staging.environment`) in the targets file."""
+        return self.lines.line_of(key_path) if self.lines is not None else None
 
     def credential_values(self, api: str) -> dict[str, str]:
         """Resolve the credentials `api` needs from the environment (at run time only)."""
@@ -88,13 +98,15 @@ class Target:
                 missing.append(f"{key} (env var {var or '<not named>'})")
             else:
                 values[key] = value
-        if missing:
+        if missing:  # names the variables (a name is not a secret), never a value
+            where = f"targets.{self.name}.credentials"
             raise TargetError(
                 [
                     Problem(
-                        f"targets.{self.name}.credentials",
-                        f"missing credentials: {', '.join(missing)}",
+                        where,
+                        f"credentials not set (or empty) in the environment: {', '.join(missing)}",
                         self.source,
+                        self.line_of(where),
                         fix="export the environment variables the target names",
                     )
                 ]
@@ -107,12 +119,36 @@ BUILTIN_LOCAL = Target(
 )
 
 
+def display_path(path: Path) -> str:
+    """`path` relative to the working directory when it lies inside it, else as given.
+
+    Problems and GitHub annotations name files this way (annotations need repo-relative
+    paths), and an absolute path would also show where someone's home directory is.
+    """
+    if not path.is_absolute():
+        return str(path)
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def targets_file_candidates(profile_path: Path | None, explicit: Path | None) -> list[Path]:
+    """Where a targets file is looked for, in order: `--targets`, beside the profile, cwd."""
+    if explicit is not None:
+        return [explicit]
+    candidates = [profile_path.parent / TARGETS_FILE] if profile_path else []
+    cwd_file = Path(TARGETS_FILE)  # relative: it names the file as the user sees it
+    if not any(c.resolve() == cwd_file.resolve() for c in candidates):
+        candidates.append(cwd_file)
+    return candidates
+
+
 def find_targets_file(profile_path: Path | None, explicit: Path | None) -> Path | None:
     """`--targets` if given, else targets.toml beside the profile, else in the cwd."""
     if explicit is not None:
         return explicit
-    candidates = [profile_path.parent / TARGETS_FILE] if profile_path else []
-    candidates.append(Path.cwd() / TARGETS_FILE)
+    candidates = targets_file_candidates(profile_path, None)
     return next((c for c in candidates if c.is_file()), None)
 
 
@@ -121,8 +157,9 @@ def load_targets(path: Path | None) -> dict[str, Target]:
     targets = {LOCAL: BUILTIN_LOCAL}
     if path is None:
         return targets
-    data, lines = load_toml(path, kind="targets", error=TargetError)
-    reader = Reader(str(path), lines)
+    shown = Path(display_path(path))  # the same file, named as problems should name it
+    data, lines = load_toml(shown, kind="targets", error=TargetError)
+    reader = Reader(str(shown), lines)
     reader.check_keys(data, "", ("targets",))
     table = reader.table(data, "targets", "", required=True)
     for name, raw in table.items():
@@ -130,30 +167,44 @@ def load_targets(path: Path | None) -> dict[str, Target]:
         if not isinstance(raw, dict):
             reader.problem(where, "must be a table", fix=f"write it as [targets.{name}]")
         elif name == LOCAL:
-            targets[name] = _read_local(reader, raw, where, str(path))
+            targets[name] = _read_local(reader, raw, where, lines)
         else:
-            targets[name] = _read_target(reader, name, raw, where, str(path))
+            targets[name] = _read_target(reader, name, raw, where, lines)
     if reader.problems:
         raise TargetError(reader.problems)
     return targets
 
 
-def resolve_target(name: str, targets: dict[str, Target], source: Path | None) -> Target:
+def resolve_target(
+    name: str,
+    targets: dict[str, Target],
+    source: Path | None,
+    searched: Sequence[Path] = (),
+) -> Target:
+    """The target called `name`; else an error naming the files searched and the fix."""
     if name in targets:
         return targets[name]
-    known = ", ".join(sorted(targets))
-    where = str(source) if source else "no targets.toml found"
-    raise TargetError(
-        [
-            Problem(
-                "",
-                f"unknown target {name!r}",
-                where,
-                value=None,
-                fix=f"use one of: {known}, or add [targets.{name}] to targets.toml",
-            )
-        ]
-    )
+    return _raise_unknown(name, targets, source, searched)
+
+
+def no_targets_file_text(searched: Sequence[Path]) -> str:
+    """Where a targets file was looked for in vain (the CLI and lint say it alike)."""
+    places = ", ".join(display_path(p) for p in searched) or TARGETS_FILE
+    return f"no targets file found (searched {places})"
+
+
+def _raise_unknown(
+    name: str, targets: dict[str, Target], source: Path | None, searched: Sequence[Path]
+) -> Target:
+    if source is None:
+        text = f"unknown target {name!r}: {no_targets_file_text(searched)}"
+        problem = Problem("", text, None, fix=f"{INIT_HINT}, or pass --targets FILE")
+    else:
+        known = ", ".join(sorted(targets))
+        fix = f"use one of: {known}, or add [targets.{name}] to {display_path(source)}"
+        text = f"unknown target {name!r}: not defined in this targets file"
+        problem = Problem("", text, display_path(source), fix=fix)
+    raise TargetError([problem])
 
 
 _TARGET_KEYS = (
@@ -173,7 +224,7 @@ _TARGET_KEYS = (
 _LOCAL_KEYS = ("trusted_keys", "workspace_rps_limit", "guard")
 
 
-def _read_local(r: Reader, t: dict[str, Any], where: str, source: str) -> Target:
+def _read_local(r: Reader, t: dict[str, Any], where: str, lines: KeyLines) -> Target:
     """`[targets.local]` may trust approval keys and tune the guard, so that an approved run
     can be rehearsed against the embedded mock; what `local` is (url, api, ...) is built in."""
     for key in t:
@@ -188,20 +239,14 @@ def _read_local(r: Reader, t: dict[str, Any], where: str, source: str) -> Target
         BUILTIN_LOCAL,
         trusted_keys=tuple(r.string_list(t, "trusted_keys", where)),
         limits=_read_limits(r, t, where),
-        source=source,
+        source=r.file,
+        lines=lines,
     )
 
 
-def _read_target(r: Reader, name: str, t: dict[str, Any], where: str, source: str) -> Target:
+def _read_target(r: Reader, name: str, t: dict[str, Any], where: str, lines: KeyLines) -> Target:
     r.check_keys(t, where, _TARGET_KEYS)
-    url = r.string(t, "url", where)
-    if url and not re.match(r"^https?://[^/\s]+", url):
-        r.problem(
-            join(where, "url"),
-            "must be an http:// or https:// URL",
-            value=url,
-            fix='write e.g. url = "https://capture.staging.example.com"',
-        )
+    url = _read_url(r, t, where)
     api = cast(TargetApi, r.string(t, "api", where, choices=("posthog", "customerio", "segment")))
     credentials = _read_credentials(r, t, where, api)
     limits = _read_limits(r, t, where)
@@ -226,8 +271,41 @@ def _read_target(r: Reader, name: str, t: dict[str, Any], where: str, source: st
         max_connections=int(
             r.number(t, "max_connections", where, 64, minimum=1, maximum=10_000, integer=True)
         ),
-        source=source,
+        source=r.file,
+        lines=lines,
     )
+
+
+def _read_url(r: Reader, t: dict[str, Any], where: str) -> str:
+    """A base URL: http(s), a host, no credentials, query or fragment (they leak when shown)."""
+    url = r.string(t, "url", where)
+    path = join(where, "url")
+    if not url:
+        return url
+    if url_has_secret_parts(url):  # the value is shown only with its secret parts masked
+        r.problem(
+            path,
+            "must not carry credentials, a query or a fragment: a target url is a base URL "
+            "and would be shown in plans, briefs and artifacts",
+            value=redact_url(url),
+            fix="remove the parts shown as ***; name the secret's environment variable in "
+            'credentials = { token = "POSTHOG_TOKEN" } instead',
+        )
+        return ""
+    if not re.match(r"^https?://[^/\s]+", url):
+        r.problem(
+            path,
+            "must be an http:// or https:// URL",
+            value=url,
+            fix='write e.g. url = "https://capture.staging.example.com"',
+        )
+        return ""
+    try:
+        parse_origin(url)
+    except ValueError as exc:  # a bad port, say: found here rather than when the run starts
+        r.problem(path, str(exc), fix='write it as "https://host[:port][/path]"')
+        return ""
+    return url
 
 
 def _read_credentials(r: Reader, t: dict[str, Any], where: str, api: str) -> dict[str, str]:
@@ -244,12 +322,8 @@ def _read_credentials(r: Reader, t: dict[str, Any], where: str, api: str) -> dic
                 "missing: name the environment variable that holds it",
                 fix=f'add credentials.{key} = "{key.upper()}_ENV_VAR_NAME"',
             )
-        elif not isinstance(var, str) or not ENV_NAME_RE.match(var):
-            r.problem(
-                join(path, key),
-                "must be the NAME of an environment variable, not a value",
-                fix='never put secrets in targets.toml; write e.g. "POSTHOG_TOKEN"',
-            )
+        elif message := bad_variable_name(var):  # never echoed: it may be a pasted secret
+            r.problem(join(path, key), message, fix=variable_name_fix(key))
         else:
             result[key] = var
     return result
@@ -322,4 +396,13 @@ def _positive_window(r: Reader, g: dict[str, Any], path: str, default: float) ->
     return window
 
 
-__all__ = ["BUILTIN_LOCAL", "Target", "find_targets_file", "load_targets", "resolve_target"]
+__all__ = [
+    "BUILTIN_LOCAL",
+    "Target",
+    "display_path",
+    "find_targets_file",
+    "load_targets",
+    "no_targets_file_text",
+    "resolve_target",
+    "targets_file_candidates",
+]

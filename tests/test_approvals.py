@@ -19,10 +19,10 @@ from loadgen.guard.approvals import (
     keygen,
     load_approval,
     load_private_key,
-    parse_expiry,
     sign,
     write_approval,
 )
+from loadgen.guard.expiry import parse_expiry
 from loadgen.guard.verification import verify
 from loadgen.profile import Profile, load_profile
 from loadgen.targets import Target
@@ -39,7 +39,7 @@ def prod(*keys: str) -> Target:
 
 
 def signed(profile: Profile, max_rps: float = 150, key: bytes = PRIVATE) -> Approval:
-    return sign(profile, "prod", max_rps, EXPIRES, "Pipeline Pat", key, now=NOW)
+    return sign(profile, prod(), max_rps, EXPIRES, "Pipeline Pat", key, now=NOW)
 
 
 def failures(
@@ -92,7 +92,9 @@ def test_comment_edit_keeps_it_value_edit_voids_it(profile: Profile) -> None:
 
 
 def test_another_target(profile: Profile) -> None:
-    approval = sign(profile, "staging-eu", 150, EXPIRES, "Pat", PRIVATE, now=NOW)
+    approval = sign(
+        profile, replace(prod(), name="staging-eu"), 150, EXPIRES, "Pat", PRIVATE, now=NOW
+    )
     assert failures(approval, profile) == ["approval.other-target"]
 
 
@@ -149,7 +151,9 @@ def test_tampering_breaks_the_signature(profile: Profile) -> None:
 
 
 def test_verify_messages_name_the_problem(tmp_path: Path, profile: Profile) -> None:
-    approval = sign(profile, "elsewhere", 120, EXPIRES, "Pat", PRIVATE, now=NOW)
+    approval = sign(
+        profile, replace(prod(), name="elsewhere"), 120, EXPIRES, "Pat", PRIVATE, now=NOW
+    )
     higher = load_profile(write_profile(tmp_path, load={"stages": stages((13, 130), (60, 130))}))
     check = verify(approval, higher, prod(), EXPIRES)
     messages = {f.rule: f.message for f in check.failures}
@@ -230,12 +234,12 @@ def test_parse_expiry_refuses(text: str) -> None:
 
 def test_sign_refuses_nonsense(profile: Profile) -> None:
     with pytest.raises(ValueError, match="after now"):
-        sign(profile, "prod", 150, NOW - timedelta(seconds=1), "Pat", PRIVATE, now=NOW)
+        sign(profile, prod(), 150, NOW - timedelta(seconds=1), "Pat", PRIVATE, now=NOW)
     with pytest.raises(ValueError, match="time zone"):
-        sign(profile, "prod", 150, datetime(2027, 1, 1), "Pat", PRIVATE, now=NOW)
+        sign(profile, prod(), 150, datetime(2027, 1, 1), "Pat", PRIVATE, now=NOW)
     with pytest.raises(ValueError, match="approver"):
-        sign(profile, "prod", 150, EXPIRES, "  ", PRIVATE, now=NOW)
+        sign(profile, prod(), 150, EXPIRES, "  ", PRIVATE, now=NOW)
     with pytest.raises(ValueError, match="positive number"):
-        sign(profile, "prod", math.inf, EXPIRES, "Pat", PRIVATE, now=NOW)
+        sign(profile, prod(), math.inf, EXPIRES, "Pat", PRIVATE, now=NOW)
     with pytest.raises(ValueError, match="PEM"):
-        sign(profile, "prod", 150, EXPIRES, "Pat", b"not a key", now=NOW)
+        sign(profile, prod(), 150, EXPIRES, "Pat", b"not a key", now=NOW)

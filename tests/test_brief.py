@@ -61,7 +61,7 @@ def test_brief_reports_schedule_in_both_zones(tmp_path: Path) -> None:
     profile = load(tmp_path)  # Tuesday 2026-12-01 10:00 +01:00
     verdict = evaluate(profile, target(), approval=None, now=NOW)
     text = render_brief(profile, target(), verdict, Plan.build(profile, target()))
-    assert "2026-12-01 09:00 UTC = Tuesday 2026-12-01 10:00 Europe/Berlin (CET)" in text
+    assert "2026-12-01 09:00:00 UTC = Tuesday 2026-12-01 10:00:00 Europe/Berlin (CET)" in text
 
 
 def test_brief_counts_429s_above_the_workspace_limit(tmp_path: Path) -> None:

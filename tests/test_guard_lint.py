@@ -10,10 +10,12 @@ import pytest
 
 from loadgen.errors import UsageError
 from loadgen.guard.approvals import approval_path, keygen, sign, write_approval
+from loadgen.guard.findings import shown_path
 from loadgen.guard.lint import lint, preflight
 from loadgen.profile import load_profile
 from loadgen.targets import load_targets
 from tests.guard_support import NOW, stages, write_profile
+from tests.run_support import cli
 
 PRIVATE, PUBLIC = keygen()
 SPIKE = {"start_rate": 0, "stages": stages((1, 50), (30, 50))}
@@ -124,7 +126,13 @@ def test_production_approval_beside_the_profile_is_picked_up(tmp_path: Path) -> 
     out, code = run([path], "prod")
     assert code == 1 and "[target.production-needs-approval]" in out
     approval = sign(
-        load_profile(path), "prod", 50, NOW + timedelta(days=1), "Pat", PRIVATE, now=NOW
+        load_profile(path),
+        load_targets(tmp_path / "targets.toml")["prod"],
+        50,
+        NOW + timedelta(days=1),
+        "Pat",
+        PRIVATE,
+        now=NOW,
     )
     write_approval(approval, approval_path(path))
     out, code = run([path], "prod")
@@ -139,7 +147,13 @@ def test_malformed_approval_file_is_a_refusal_with_its_line(tmp_path: Path) -> N
     targets_file(tmp_path)
     path = write_profile(tmp_path)
     approval = sign(
-        load_profile(path), "prod", 50, NOW + timedelta(days=1), "Pat", PRIVATE, now=NOW
+        load_profile(path),
+        load_targets(tmp_path / "targets.toml")["prod"],
+        50,
+        NOW + timedelta(days=1),
+        "Pat",
+        PRIVATE,
+        now=NOW,
     )
     text = approval.to_json().decode().replace('"max_rps": 50', '"max_rps": "fifty"')
     approval_path(path).write_text(text)
@@ -157,3 +171,54 @@ def test_preflight_matches_lint(tmp_path: Path) -> None:
     out, _ = run([path], "prod")
     for finding in verdict.findings:
         assert f"[{finding.rule}]" in out
+
+
+# -- paths and lines of findings about targets.toml ----------------------------------------
+
+# (file as the finding has it, working directory, shown as)
+SHOWN_PATHS = [
+    # a path under the working directory becomes relative: GitHub needs repo-relative paths
+    ("/repo/targets.toml", "/repo", "targets.toml"),
+    ("/repo/profiles/ramp.toml", "/repo", "profiles/ramp.toml"),
+    # already relative: kept as written
+    ("profiles/ramp.toml", "/repo", "profiles/ramp.toml"),
+    # outside the working directory: no `../..` guess, the absolute path stays
+    ("/elsewhere/targets.toml", "/repo", "/elsewhere/targets.toml"),
+    # a finding without a file keeps none
+    (None, "/repo", None),
+]
+
+
+@pytest.mark.parametrize(("file", "cwd", "shown"), SHOWN_PATHS)
+def test_shown_path(file: str | None, cwd: str, shown: str | None) -> None:
+    assert shown_path(file, Path(cwd)) == shown
+
+
+def test_github_annotation_for_a_bad_targets_key_is_relative_with_its_line(
+    tmp_path: Path,
+) -> None:
+    # targets.toml found in the working directory (an absolute path inside loadgen)
+    (tmp_path / "profiles").mkdir()
+    write_profile(tmp_path / "profiles")
+    (tmp_path / "targets.toml").write_text(
+        '[targets.staging]\nurl = "https://capture.example.com"\napi = "posthog"\n'
+        'environment = "staging"\nworkspace_rps_limt = 100\n',
+        encoding="utf-8",
+    )
+    result = cli(
+        "lint", "profiles/p.toml", "--target", "staging", "--format", "github", cwd=tmp_path
+    )
+    assert result.returncode == 3, result.explain()
+    assert "::error file=targets.toml,line=5,title=input.invalid::" in result.stdout
+    assert str(tmp_path) not in result.stdout
+
+
+def test_guard_findings_about_a_target_carry_the_key_line(tmp_path: Path) -> None:
+    # production needs an approval: the finding is about targets.prod.environment, line 4
+    targets_file(tmp_path)
+    profile = write_profile(tmp_path)
+    output, code = lint(
+        [profile], "prod", tmp_path / "targets.toml", strict=False, fmt="github", now=NOW
+    )
+    assert code == 1
+    assert "line=4,title=target.production-needs-approval" in output

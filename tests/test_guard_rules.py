@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,7 +19,9 @@ FAST = {"start_rate": 0, "stages": stages((15, 150), (60, 150))}  # 150 req/s, a
 
 
 def approve(profile: Profile, name: str, max_rps: float = 150) -> Approval:
-    return sign(profile, name, max_rps, NOW + timedelta(days=1), "Pat", PRIVATE, now=NOW)
+    """Signed for `target()` of that name (production for `prod`), as the verdicts use it."""
+    signed_for = replace(target("production" if name == "prod" else "staging"), name=name)
+    return sign(profile, signed_for, max_rps, NOW + timedelta(days=1), "Pat", PRIVATE, now=NOW)
 
 
 def test_approval_covers_the_workspace_limit(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import loadgen
 from loadgen import results
-from loadgen.metrics import RunMetrics
+from loadgen.metrics import RunMetrics, hdr
 from loadgen.results import ResultsError
 from tests.test_metrics import ARRIVALS, Arrival, play
 
@@ -69,8 +69,8 @@ def test_a_built_artifact_matches_the_schema_and_says_what_happened() -> None:
     assert t["by_attempt"]["retry"]["status"]["429"] == 1
     assert t["errors_by_kind"]["refused"] == 1  # play() picks the kind from the latency
     assert (t["achieved_rps"], t["planned_rps"]) == (0.5, 0.5)
-    assert set(doc["histograms"]) == {"latency", "service", "lag"} | {
-        f"{kind}:{name}" for kind in ("latency", "service") for name in NAMES
+    assert set(doc["histograms"]) == {"latency", "service", "error_latency", "lag"} | {
+        f"{kind}:{name}" for kind in ("latency", "service", "error_latency") for name in NAMES
     }
     assert doc["scenarios"]["a"]["latency_ms"]["p50"] == 1.5
     assert doc["generator"]["bottleneck"] is False
@@ -275,3 +275,15 @@ def test_merge_refuses_runs_of_different_profiles() -> None:
         results.merge_artifacts([one, other])
     with pytest.raises(ResultsError, match="nothing to merge"):
         results.merge_artifacts([])
+
+
+def test_error_latency_holds_only_the_transport_errors() -> None:
+    # scenario c's one attempt is a transport error after 30 ms; a and b got responses
+    doc = sample()
+    errors = {name: hdr.decode(doc["histograms"][f"error_latency:{name}"]) for name in NAMES}
+    assert [hdr.total_count(errors[name]) for name in NAMES] == [0, 0, 1]
+    assert hdr.stats_ms(errors["c"])["p50"] == pytest.approx(30.0, rel=1e-3)
+    every = hdr.decode(doc["histograms"]["latency"])
+    responses = hdr.without(every, hdr.decode(doc["histograms"]["error_latency"]))
+    assert hdr.total_count(responses) == hdr.total_count(every) - 1
+    assert hdr.stats_ms(responses)["max"] == pytest.approx(1.5, rel=1e-2)  # not the 30 ms

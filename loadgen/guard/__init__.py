@@ -7,11 +7,11 @@ from loadgen.guard.approvals import (
     approval_path,
     keygen,
     load_approval,
-    parse_expiry,
     sign,
     write_approval,
 )
 from loadgen.guard.brief import excess_over, render_brief
+from loadgen.guard.expiry import parse_expiry
 from loadgen.guard.findings import Finding, render
 from loadgen.guard.lint import lint, preflight
 from loadgen.guard.rules import Verdict, evaluate

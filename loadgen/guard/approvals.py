@@ -1,40 +1,54 @@
 """Signed approvals: the pipeline team's Ed25519 signature over a profile, a target and a peak.
 
 An approval file sits beside the profile as `<profile-stem>.approval.json`. It names the
-profile's canonical content hash, the target, the approved peak (requests/s), the
-approver and an expiry, and is signed over a canonical serialization of all those fields
-(sorted-key JSON, UTC timestamps, integral numbers without `.0`). A profile cannot approve
-itself: approvals are never read from the profile, and the signing key must be one the
-*target* lists in `trusted_keys`, so a target that trusts no key can never be approved.
+profile's canonical content hash, the target (its name, its endpoint URL and its
+environment: what the pipeline team looked at), the approved peak (requests/s), the
+approver, when it was issued and when it expires, and is signed over a canonical
+serialization of all those fields (sorted-key JSON, UTC timestamps, integral numbers
+without `.0`). A profile cannot approve itself: approvals are never read from the profile,
+and the signing key must be one the *target* lists in `trusted_keys`, so a target that
+trusts no key can never be approved.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
+import json
 import math
 import re
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from loadgen.errors import InvalidInputError, Problem
+from loadgen.guard.expiry import utc_text
 from loadgen.inputfile import UnreadableInput, read_input
 from loadgen.profile import Profile
+from loadgen.targets import Target
 
-FORMAT = "loadgen-approval/1"
+# /2 added target_url and target_environment; a /1 file binds only the target's name.
+FORMAT = "loadgen-approval/2"
+OLD_FORMATS = frozenset({"loadgen-approval/1"})
 SUFFIX = ".approval.json"
+# How far `issued_at` may be ahead of the verifier's clock: the signer's and the CI
+# runner's clocks disagree by seconds, never by minutes, unless the date was forged.
+CLOCK_SKEW = timedelta(minutes=5)
 SIGNED = (
     "format",
     "profile_hash",
     "profile_name",
     "target",
+    "target_url",
+    "target_environment",
     "max_rps",
     "expires",
     "approved_by",
@@ -54,6 +68,8 @@ class Approval:
     profile_hash: str
     profile_name: str
     target: str
+    target_url: str  # the target's endpoint as `endpoint_of` shows it: never a credential
+    target_environment: str
     max_rps: float
     expires: datetime  # UTC
     approved_by: str
@@ -69,6 +85,8 @@ class Approval:
             "profile_hash": self.profile_hash,
             "profile_name": self.profile_name,
             "target": self.target,
+            "target_url": self.target_url,
+            "target_environment": self.target_environment,
             "max_rps": _number(self.max_rps),
             "expires": utc_text(self.expires),
             "approved_by": self.approved_by,
@@ -81,8 +99,24 @@ class Approval:
         return orjson.dumps(body, option=orjson.OPT_INDENT_2) + b"\n"
 
 
-def utc_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def endpoint_of(url: str) -> str:
+    """`scheme://host[:port]/path` of a target URL: what an approval binds and what refusals
+    print. Userinfo and query (where credentials hide) are dropped, never stored or shown;
+    the default port and a trailing `/` are dropped so equal endpoints compare equal."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return "<unparsable url>"
+    if not parts.scheme or not parts.hostname:
+        return url if url == "local" else "<unparsable url>"
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    if port is not None and port != _DEFAULT_PORTS.get(parts.scheme.lower()):
+        host += f":{port}"
+    return f"{parts.scheme.lower()}://{host}{parts.path.rstrip('/')}"
 
 
 def _number(value: float) -> float | int:
@@ -134,7 +168,7 @@ def load_private_key(pem: bytes) -> Ed25519PrivateKey:
 
 def sign(
     profile: Profile,
-    target_name: str,
+    target: Target,
     max_rps: float,
     expires: datetime,
     approver: str,
@@ -142,7 +176,8 @@ def sign(
     *,
     now: datetime | None = None,
 ) -> Approval:
-    """Sign an approval of `profile` on `target_name` up to `max_rps` requests/s."""
+    """Sign an approval of `profile` on `target` (its name, endpoint and environment) up to
+    `max_rps` requests/s. The guard's other rules are the caller's (see `signing`)."""
     issued = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     if expires.tzinfo is None:
         raise ValueError("expires needs a time zone (e.g. 2026-12-31T18:00:00+01:00)")
@@ -161,7 +196,9 @@ def sign(
     unsigned = Approval(
         profile_hash=profile.content_hash,
         profile_name=profile.name,
-        target=target_name,
+        target=target.name,
+        target_url=endpoint_of(target.url),
+        target_environment=target.environment,
         max_rps=float(max_rps),
         expires=expires.astimezone(UTC),
         approved_by=approver.strip(),
@@ -177,21 +214,6 @@ def write_approval(approval: Approval, path: Path) -> None:
     path.write_bytes(approval.to_json())
 
 
-def parse_expiry(text: str) -> datetime:
-    """`2026-12-31` (valid through that UTC day) or an ISO 8601 date-time with an offset."""
-    try:
-        if len(text.strip()) == 10:
-            day = datetime.fromisoformat(text.strip()).date()
-            return datetime.combine(day + timedelta(days=1), time(), UTC)
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        example = "2026-12-31 or 2026-12-31T18:00:00+01:00"
-        raise ValueError(f"unreadable date {text!r}: write {example}") from None
-    if moment.tzinfo is None:
-        raise ValueError(f"{text!r} has no time zone: add one, e.g. +01:00 or Z")
-    return moment.astimezone(UTC)
-
-
 def load_approval(path: Path) -> Approval:
     """Read and check an approval file; raise `ApprovalError` naming each bad field."""
     try:
@@ -202,23 +224,49 @@ def load_approval(path: Path) -> Approval:
         data = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise _error(path, {}, "", f"not JSON: {exc}", "restore the file as signed") from None
-    lines = _field_lines(text)
+    every_line = _key_lines(text)
+    lines = {key: found[0] for key, found in every_line.items()}
     if not isinstance(data, dict):
         raise _error(path, lines, "", "must be a JSON object", "restore the file as signed")
     reader = _FieldReader(path, lines, data)
+    reader.duplicates(_duplicate_keys(text), every_line)
+    if data.get("format") in OLD_FORMATS:
+        reader.old_format(str(data["format"]))
+        raise ApprovalError(reader.problems)
     approval = reader.approval()
     if reader.problems:
         raise ApprovalError(reader.problems)
     return approval
 
 
-def _field_lines(text: str) -> dict[str, int]:
-    """The line of each field: approval files are flat JSON, one field per line."""
-    found: dict[str, int] = {}
+def _key_lines(text: str) -> dict[str, list[int]]:
+    """Every line each key appears on: approval files are flat JSON, one field per line."""
+    found: dict[str, list[int]] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         for name in _FIELD_KEY.findall(line):
-            found.setdefault(name, number)
+            found.setdefault(name, []).append(number)
     return found
+
+
+def _duplicate_keys(text: str) -> list[str]:
+    """Keys given twice in one object. orjson keeps the last one, other readers the first,
+    so a signed `"max_rps": 160` could sit behind a `"max_rps": 100000` that a person or
+    another tool believes. orjson cannot report them, hence `json` with a pairs hook."""
+    repeated: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen and key not in repeated:
+                repeated.append(key)
+            seen.add(key)
+        return dict(items)
+
+    # orjson accepted the text, so it parses; what only `json` balks at (nesting deeper than
+    # it recurses, its integer digit limit) is no approval anyway: the field checks refuse it
+    with contextlib.suppress(RecursionError, ValueError):
+        json.loads(text, object_pairs_hook=pairs)
+    return repeated
 
 
 def _error(
@@ -234,9 +282,35 @@ class _FieldReader:
         self.path, self.lines, self.data = path, lines, data
         self.problems: list[Problem] = []
 
-    def problem(self, key: str, message: str, value: object = None) -> None:
+    def problem(
+        self, key: str, message: str, value: object = None, line: int | None = None
+    ) -> None:
         fix = "approval files are written by `loadgen approve sign`; do not edit them"
-        self.problems.append(Problem(key, message, str(self.path), self.lines.get(key), value, fix))
+        at = line if line is not None else self.lines.get(key)
+        self.problems.append(Problem(key, message, str(self.path), at, value, fix))
+
+    def duplicates(self, keys: list[str], every_line: dict[str, list[int]]) -> None:
+        for key in keys:
+            found = every_line.get(key, [])
+            where = f" (lines {', '.join(map(str, found))})" if len(found) > 1 else ""
+            message = (
+                f"field {key!r} is given more than once{where}: readers disagree on which "
+                "value counts, so the file is refused"
+            )
+            self.problem(key, message, line=found[-1] if found else None)
+
+    def old_format(self, name: str) -> None:
+        self.problems.append(
+            Problem(
+                "format",
+                f"{name} approvals bind only the target's name, not its URL and "
+                f"environment; this loadgen accepts {FORMAT} only",
+                str(self.path),
+                self.lines.get("format"),
+                name,
+                "have the pipeline team sign it again (loadgen approve sign)",
+            )
+        )
 
     def text(self, key: str) -> str:
         value = self.data.get(key)
@@ -247,15 +321,12 @@ class _FieldReader:
 
     def moment(self, key: str) -> datetime:
         text = self.text(key)
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            moment = None
-        if moment is None or moment.tzinfo is None:
+        moment = _aware_utc(text)
+        if moment is None:
             if text:
                 self.problem(key, "must be an ISO 8601 date-time with a time zone", text)
             return datetime.min.replace(tzinfo=UTC)
-        return moment.astimezone(UTC)
+        return moment
 
     def rate(self, key: str) -> float:
         value = self.data.get(key)
@@ -267,7 +338,9 @@ class _FieldReader:
     def approval(self) -> Approval:
         for key in self.data:
             if key not in FIELDS:
-                self.problem(key, "unknown field")
+                self.problem(
+                    key, f"unknown field {key!r}: an approval has only {', '.join(FIELDS)}"
+                )
         if self.data.get("format") != FORMAT:
             self.problem("format", f"must be {FORMAT!r}", self.data.get("format"))
         signature = self.text("signature")
@@ -277,6 +350,8 @@ class _FieldReader:
             profile_hash=self.text("profile_hash"),
             profile_name=self.text("profile_name"),
             target=self.text("target"),
+            target_url=self.text("target_url"),
+            target_environment=self.text("target_environment"),
             max_rps=self.rate("max_rps"),
             expires=self.moment("expires"),
             approved_by=self.text("approved_by"),
@@ -286,6 +361,14 @@ class _FieldReader:
             path=self.path,
             lines=self.lines,
         )
+
+
+def _aware_utc(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text)
+        return moment.astimezone(UTC) if moment.tzinfo is not None else None
+    except (ValueError, OverflowError):  # overflow: 9999-12-31T23:00-05:00 is past year 9999
+        return None
 
 
 def _is_signature(text: str) -> bool:

@@ -23,6 +23,7 @@ from loadgen.guard.rules import Verdict
 from loadgen.guard.timing import BERLIN
 from loadgen.plan import Plan, render_chart
 from loadgen.profile import Profile
+from loadgen.redact import redact_url
 from loadgen.schedule import Schedule
 from loadgen.targets import Target
 
@@ -54,9 +55,9 @@ def render_brief(profile: Profile, target: Target, verdict: Verdict, plan: Plan)
         _ramp(plan),
         _batching(ctx),
         _event_types(ctx, plan),
-        _variance(ctx),
+        _variance(ctx, plan),
         _apps(profile),
-        _throttling(ctx),
+        _throttling(ctx, plan),
         _findings(verdict),
         _approval(verdict),
     ]
@@ -78,7 +79,10 @@ def _header(profile: Profile, target: Target, verdict: Verdict) -> str:
     counts = f"{len(verdict.refusals)} refusal(s), {len(verdict.warnings)} warning(s)"
     rows: list[list[object]] = [
         ["profile", f"`{profile.path}` (`{profile.content_hash}`)"],
-        ["target", f"`{target.name}`: {target.url} ({target.environment}, API {target.api})"],
+        [
+            "target",
+            f"`{target.name}`: {redact_url(target.url)} ({target.environment}, API {target.api})",
+        ],
         ["guard verdict", f"{state}: {counts}"],
         ["approval", verdict.approval_status],
     ]
@@ -88,10 +92,11 @@ def _header(profile: Profile, target: Target, verdict: Verdict) -> str:
 
 
 def _when(moment: datetime) -> str:
+    """To the second: a 40 s run must not start and end at the same printed minute."""
     local = moment.astimezone(BERLIN)
     return (
-        f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC = "
-        f"{local:%A %Y-%m-%d %H:%M} Europe/Berlin ({local:%Z})"
+        f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC = "
+        f"{local:%A %Y-%m-%d %H:%M:%S} Europe/Berlin ({local:%Z})"
     )
 
 
@@ -101,7 +106,8 @@ def _schedule(profile: Profile, plan: Plan) -> str:
         out.append("\nNot scheduled yet: the profile has no `[schedule] start`.")
         return "\n".join(out)
     end = profile.start + timedelta(seconds=plan.schedule.duration_s)
-    out += ["", f"- start: {_when(profile.start)}", f"- end: {_when(end)}"]
+    took = format_duration(plan.schedule.duration_s)
+    out += ["", f"- start: {_when(profile.start)}", f"- end: {_when(end)} ({took} later)"]
     return "\n".join(out)
 
 
@@ -174,10 +180,10 @@ def _event_types(ctx: Context, plan: Plan) -> str:
     return f"## Event types\n\n{_table(head, rows)}\n\n{note}"
 
 
-def _variance(ctx: Context) -> str:
+def _variance(ctx: Context, plan: Plan) -> str:
     users = ctx.profile.users
     shares = expected_top_shares(users.count, users.skew, TOPS)
-    total, peak = ctx.total_events, ctx.peak_events_per_s
+    total, peak = plan.to_dict()["total_events"], ctx.peak_events_per_s
     rows: list[list[object]] = [
         [f"top {k:,}", f"{shares[k]:.3%}", f"{shares[k] * total:,.0f}", f"{shares[k] * peak:,.4g}"]
         for k in TOPS
@@ -217,16 +223,16 @@ def _apps(profile: Profile) -> str:
     return f"## Apps\n\nApps (plugins, destinations) enabled: {answer[profile.apps_enabled]}."
 
 
-def _throttling(ctx: Context) -> str:
+def _throttling(ctx: Context, plan: Plan) -> str:
     limit = ctx.limits.workspace_rps_limit
     requests, seconds = excess_over(ctx.schedule, limit)
     head = f"## Expected 429s at the workspace limit\n\nWorkspace limit: {limit:g} requests/s. "
     if requests <= 0:
         return head + "The schedule never goes above it: no 429s are expected from the limit."
-    total = float(ctx.schedule.total_area)
+    total = plan.schedule.total_requests  # the plan's count, as everywhere else in the brief
     return head + (
         f"The schedule goes above it for {format_duration(seconds)}: about {requests:,.0f} "
-        f"requests ({requests / total:.1%} of {total:,.0f}) would be answered 429 unless "
+        f"requests ({requests / max(total, 1):.1%} of {total:,}) would be answered 429 unless "
         "the limit is raised for this run."
     )
 

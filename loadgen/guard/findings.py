@@ -8,8 +8,10 @@ the key path), the offending value, the limit it broke and the fix. Invalid inpu
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Literal
 
 import orjson
@@ -36,13 +38,14 @@ class Finding:
     limit: object = None
     fix: str | None = None
     approved: bool = False  # a refusal that a valid approval covers
+    approval: str | None = None  # then: who approved it, up to what, until when
 
     @property
     def blocking(self) -> bool:
         return self.severity == "refusal" and not self.approved
 
     def where(self) -> str:
-        place = self.file or "<input>"
+        place = shown_path(self.file) or "<input>"
         return f"{place}:{self.line}" if self.line is not None else place
 
     def to_dict(self) -> dict[str, Any]:
@@ -50,6 +53,7 @@ class Finding:
             "rule": self.rule,
             "severity": self.severity,
             "approved": self.approved,
+            "approval": self.approval,
             "message": self.message,
             "file": self.file,
             "line": self.line,
@@ -139,11 +143,20 @@ def _plain(value: object) -> object:
 
 
 def describe(f: Finding) -> str:
-    """The message with its value, limit and fix, on one line."""
+    """The message with its value, limit and fix, on one line; an approved refusal says who
+    approved it instead of a fix nobody needs to apply."""
     text = f.message
     if measured := _measured(f):
         text += f" ({measured})"
-    return f"{text}; fix: {f.fix}" if f.fix else text
+    if then := _remedy(f):
+        text += f"; {then}"
+    return text
+
+
+def _remedy(f: Finding) -> str:
+    if f.approved:  # nothing to fix: say whose approval covers it, if known
+        return f.approval or ""
+    return f"fix: {f.fix}" if f.fix else ""
 
 
 def _measured(f: Finding) -> str:
@@ -217,14 +230,26 @@ def _annotation(f: Finding) -> str:
     lines = [f"approved: {body}" if f.approved else body]
     if measured := _measured(f):
         lines.append(measured)
-    if f.fix:
-        lines.append(f"fix: {f.fix}")
+    if then := _remedy(f):
+        lines.append(then)
     message = "\n".join(lines)
     return f"::{command} {','.join(props)}::{escape_data(message)}"
 
 
+def shown_path(file: str | None, cwd: Path | None = None) -> str | None:
+    """`file` relative to the working directory when it lies under it (GitHub places an
+    annotation only by a repository-relative path); anything else as given."""
+    if file is None or not os.path.isabs(file):
+        return file
+    base = cwd or Path.cwd()
+    try:
+        return str(Path(file).relative_to(base))
+    except ValueError:
+        return file
+
+
 def render(findings: Iterable[Finding], fmt: str, files: int) -> str:
-    items = list(findings)
+    items = [replace(f, file=shown_path(f.file)) for f in findings]
     if fmt == "json":
         return render_json(items, files)
     if fmt == "github":

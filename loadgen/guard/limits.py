@@ -7,12 +7,23 @@ have planned for, which is exactly what their signature says.
 
 from __future__ import annotations
 
+import math
+
 from loadgen.durations import format_duration
 from loadgen.guard.context import Context
 from loadgen.guard.findings import UNKNOWN_TARGET, Finding
+from loadgen.targets import INIT_HINT
 
 APPROVABLE = frozenset({"limit.workspace-rps", "target.production-needs-approval"})
 _REL = 1e-9  # exactly at a limit passes
+# Approve a little above the peak: a cap equal to the planned rate leaves retries no room
+# and queues first attempts behind every hiccup (the README's sizing advice).
+APPROVAL_HEADROOM = 0.05
+
+
+def suggested_max_rps(peak: float) -> int:
+    """The `--max-rps` the guard suggests: the peak plus 5 %, rounded up to whole req/s."""
+    return math.ceil(peak * (1 + APPROVAL_HEADROOM) - _REL * peak)
 
 
 def check(ctx: Context) -> list[Finding]:
@@ -34,7 +45,7 @@ def _workspace(ctx: Context) -> list[Finding]:
             value=peak,
             limit=limit,
             fix=f"lower the peak to {limit:g} req/s, or get a signed approval "
-            f"(loadgen approve sign --max-rps {peak:g})",
+            f"(loadgen approve sign --max-rps {suggested_max_rps(peak)}: the peak + 5 %)",
         )
     ]
 
@@ -59,11 +70,11 @@ def _production(ctx: Context) -> list[Finding]:
             f"target {ctx.target.name!r} is a production target: every run against it needs "
             "a signed approval from the pipeline team",
             ctx.target.source,
-            None,
+            ctx.target.line_of(where),
             where,
             value="production",
-            fix="ask the pipeline team for an approval file (loadgen approve sign) and keep it "
-            "beside the profile",
+            fix="ask the pipeline team for an approval file (loadgen approve sign --max-rps "
+            f"{suggested_max_rps(ctx.peak_rps)}) and keep it beside the profile",
         )
     ]
     if ctx.profile.apps_enabled is None:
@@ -118,15 +129,16 @@ def _volume(ctx: Context) -> list[Finding]:
     ]
 
 
-def unknown_target(name: str, known: list[str], source: str | None) -> Finding:
-    """Rule `target.unknown` (the CLI reports it at load time; this is its wording)."""
-    return Finding(
-        UNKNOWN_TARGET,
-        "refusal",
-        f"unknown target {name!r}: only targets named in the targets file can be used",
-        source,
-        None,
-        "",
-        value=name,
-        fix=f"use one of: {', '.join(sorted(known))}, or add [targets.{name}] to targets.toml",
-    )
+def unknown_target(
+    name: str, known: list[str], source: str | None, no_file: str = "no targets file found"
+) -> Finding:
+    """Rule `target.unknown` (the CLI reports it at load time; this is its wording).
+
+    `source` is the targets file read; when there was none, `no_file` says where it looked.
+    """
+    message = f"unknown target {name!r}: only targets named in the targets file can be used"
+    fix = f"use one of: {', '.join(sorted(known))}, or add [targets.{name}] to {source}"
+    if source is None:
+        message += f"; {no_file}"
+        fix = f"{INIT_HINT}, or pass --targets FILE"
+    return Finding(UNKNOWN_TARGET, "refusal", message, source, None, "", value=name, fix=fix)

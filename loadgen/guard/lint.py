@@ -7,6 +7,7 @@ findings in one format with the documented exit code.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -19,7 +20,14 @@ from loadgen.guard.limits import unknown_target
 from loadgen.guard.rules import Verdict, evaluate
 from loadgen.inputfile import UnreadableInput, read_input
 from loadgen.profile import Profile, load_profile
-from loadgen.targets import Target, find_targets_file, load_targets
+from loadgen.targets import (
+    Target,
+    display_path,
+    find_targets_file,
+    load_targets,
+    no_targets_file_text,
+    targets_file_candidates,
+)
 from loadgen.tomlsource import KeyLines, scan_key_lines
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_INVALID = 0, 1, 3
@@ -45,9 +53,10 @@ def approval_beside(profile_path: Path) -> tuple[Approval | None, ApprovalError 
 
 
 def preflight(profile: Profile, target: Target, *, now: datetime) -> Verdict:
-    """The guard's verdict with the approval file beside the profile picked up."""
+    """The guard's verdict with the approval file beside the profile picked up, and the
+    findings about the target placed on their line of its targets file."""
     approval, error = approval_beside(profile.path)
-    return evaluate(
+    verdict = evaluate(
         profile,
         target,
         approval=approval,
@@ -55,6 +64,29 @@ def preflight(profile: Profile, target: Target, *, now: datetime) -> Verdict:
         lines=profile_lines(profile.path),
         approval_error=error,
     )
+    return replace(verdict, findings=place_in_targets_file(verdict.findings, target))
+
+
+def place_in_targets_file(findings: tuple[Finding, ...], target: Target) -> tuple[Finding, ...]:
+    """Give a line to each finding about a `targets.NAME...` key of the target's own file
+    (the pure rules know the key, not the file's layout)."""
+    if target.source is None:
+        return findings
+    unplaced = [f for f in findings if _about_target_key(f, target.source)]
+    if not unplaced:
+        return findings
+    try:
+        lines = scan_key_lines(read_input(Path(target.source), "targets"))
+    except UnreadableInput:
+        return findings
+    return tuple(
+        replace(f, line=lines.line_of(f.path)) if _about_target_key(f, target.source) else f
+        for f in findings
+    )
+
+
+def _about_target_key(f: Finding, source: str) -> bool:
+    return f.file == source and f.line is None and f.path.startswith("targets.")
 
 
 def lint(
@@ -95,16 +127,14 @@ def lint_one(
         targets = load_targets(source)
         target = targets.get(target_name)
         if target is None:
-            problems.append(unknown_target(target_name, list(targets), _name(source)))
+            shown = display_path(source) if source else None
+            no_file = no_targets_file_text(targets_file_candidates(path, targets_path))
+            problems.append(unknown_target(target_name, list(targets), shown, no_file))
     except InvalidInputError as exc:
         problems += [from_problem(p) for p in exc.problems]
     if problems or profile is None or target is None:
         return problems
     return list(preflight(profile, target, now=now).findings)
-
-
-def _name(source: Path | None) -> str:
-    return str(source) if source else "no targets.toml found"
 
 
 def exit_code(findings: list[Finding], *, strict: bool) -> int:

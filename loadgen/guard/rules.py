@@ -11,9 +11,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from loadgen.errors import Problem
-from loadgen.guard import events, limits, payload, population, spike, timing
-from loadgen.guard.approvals import Approval, ApprovalError, utc_text
+from loadgen.guard import events, limits, past, payload, population, spike, timing
+from loadgen.guard.approvals import Approval, ApprovalError
 from loadgen.guard.context import Context
+from loadgen.guard.expiry import expiry_text
 from loadgen.guard.findings import Finding, Severity, describe
 from loadgen.guard.limits import APPROVABLE
 from loadgen.guard.verification import ApprovalFailure, verify
@@ -62,6 +63,7 @@ def evaluate(
         raise ValueError("now must be time-zone aware")
     ctx = Context.of(profile, target, lines)
     found = [finding for check in CHECKS for finding in check(ctx)]
+    found += past.check(ctx, now)  # the one rule that reads the clock
     needs = any(f.rule in APPROVABLE for f in found)
     if approval_error is not None:
         found += [_malformed(p, needs) for p in approval_error.problems]
@@ -74,12 +76,12 @@ def evaluate(
     if not check.valid:
         found += [_failure(approval, f, target, needs) for f in check.failures]
         return _verdict(found, f"invalid: {check.failures[0].message}", None, needs)
-    found = [replace(f, approved=True) if f.rule in APPROVABLE else f for f in found]
-    status = (
-        f"valid: approved by {approval.approved_by} for up to {approval.max_rps:g} req/s "
-        f"on {approval.target!r} until {utc_text(approval.expires)} (key {approval.key_id})"
+    note = (
+        f"approved by {approval.approved_by} for up to {approval.max_rps:g} req/s "
+        f"on {approval.target!r} until {expiry_text(approval.expires)}"
     )
-    return _verdict(found, status, approval.max_rps, needs)
+    found = [replace(f, approved=True, approval=note) if f.rule in APPROVABLE else f for f in found]
+    return _verdict(found, f"valid: {note} (key {approval.key_id})", approval.max_rps, needs)
 
 
 def _verdict(found: list[Finding], status: str, peak: float | None, needs: bool) -> Verdict:
@@ -133,7 +135,7 @@ def _no_keys(target: Target, needs: bool) -> list[Finding]:
             f"target {target.name!r} trusts no approval key, so no approval can ever cover "
             "this run",
             target.source,
-            None,
+            target.line_of(f"targets.{target.name}.trusted_keys"),
             f"targets.{target.name}.trusted_keys",
             fix=f"add the pipeline team's public key to trusted_keys of [targets.{target.name}]",
         )

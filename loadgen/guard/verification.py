@@ -1,8 +1,9 @@
 """Verify an approval against the profile and target it is used with.
 
 Trust comes first (the key must be one the *target* lists), then the signature (a
-tampered file says nothing true), then the scope: target, profile hash, peak and expiry,
-each with its own refusal message.
+tampered file says nothing true), then the scope: the target's name, endpoint and
+environment, the profile hash, the peak, and the validity window (issued at, with a small
+clock skew, until it expires), each with its own refusal message.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from datetime import datetime
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from loadgen.guard.approvals import Approval, canonical_bytes, key_id, utc_text
+from loadgen.guard.approvals import CLOCK_SKEW, Approval, canonical_bytes, endpoint_of, key_id
+from loadgen.guard.expiry import expiry_text, utc_text
+from loadgen.guard.limits import suggested_max_rps
 from loadgen.profile import Profile
 from loadgen.targets import Target
 
@@ -86,8 +89,19 @@ def _trusted_key(wanted: str, trusted: tuple[str, ...]) -> Ed25519PublicKey | No
     return None
 
 
+RESIGN = "ask the pipeline team for a new approval (loadgen approve sign)"
+
+
 def _scope(a: Approval, profile: Profile, target: Target, now: datetime) -> list[ApprovalFailure]:
-    resign = "ask the pipeline team for a new approval (loadgen approve sign)"
+    return [
+        *_binding(a, target),
+        *_profile_and_peak(a, profile),
+        *_validity(a, now),
+    ]
+
+
+def _binding(a: Approval, target: Target) -> list[ApprovalFailure]:
+    """What the pipeline team approved: this target, at this endpoint, in this environment."""
     failures = []
     if a.target != target.name:
         failures.append(
@@ -95,9 +109,35 @@ def _scope(a: Approval, profile: Profile, target: Target, now: datetime) -> list
                 "approval.other-target",
                 f"the approval is for target {a.target!r}, not {target.name!r}",
                 "target",
-                f"use --target {a.target}, or {resign} for {target.name!r}",
+                f"use --target {a.target}, or {RESIGN} for {target.name!r}",
             )
         )
+    now_at = endpoint_of(target.url)
+    if a.target_url != now_at:
+        failures.append(
+            ApprovalFailure(
+                "approval.other-url",
+                f"the approval is for url {a.target_url}, target {target.name!r} now points "
+                f"at {now_at}",
+                "target_url",
+                f"point the target back at {a.target_url}, or {RESIGN} for {now_at}",
+            )
+        )
+    if a.target_environment != target.environment:
+        failures.append(
+            ApprovalFailure(
+                "approval.other-environment",
+                f"the approval is for a {a.target_environment} target, target "
+                f"{target.name!r} is now {target.environment}",
+                "target_environment",
+                f"set environment = {a.target_environment!r} again, or {RESIGN}",
+            )
+        )
+    return failures
+
+
+def _profile_and_peak(a: Approval, profile: Profile) -> list[ApprovalFailure]:
+    failures = []
     if a.profile_hash != profile.content_hash:
         failures.append(
             ApprovalFailure(
@@ -105,7 +145,7 @@ def _scope(a: Approval, profile: Profile, target: Target, now: datetime) -> list
                 "the profile was edited after it was approved (its content hash "
                 f"{profile.content_hash[:19]}… is not the approved {a.profile_hash[:19]}…)",
                 "profile_hash",
-                f"undo the edit, or {resign}",
+                f"undo the edit, or {RESIGN}",
             )
         )
     if profile.peak_rate > a.max_rps:
@@ -115,16 +155,32 @@ def _scope(a: Approval, profile: Profile, target: Target, now: datetime) -> list
                 f"the profile peaks at {profile.peak_rate:g} req/s, above the approved "
                 f"{a.max_rps:g} req/s",
                 "max_rps",
-                f"lower the peak to {a.max_rps:g} req/s, or {resign}",
+                f"lower the peak to {a.max_rps:g} req/s, or {RESIGN} "
+                f"(--max-rps {suggested_max_rps(profile.peak_rate)})",
+            )
+        )
+    return failures
+
+
+def _validity(a: Approval, now: datetime) -> list[ApprovalFailure]:
+    failures = []
+    if a.issued_at > now + CLOCK_SKEW:
+        failures.append(
+            ApprovalFailure(
+                "approval.not-yet-valid",
+                f"the approval is issued at {utc_text(a.issued_at)}, in the future (now is "
+                f"{utc_text(now)}; clocks may differ by {CLOCK_SKEW.seconds // 60} minutes)",
+                "issued_at",
+                f"check this machine's clock; if it is right, {RESIGN}",
             )
         )
     if now >= a.expires:
         failures.append(
             ApprovalFailure(
                 "approval.expired",
-                f"the approval expired at {utc_text(a.expires)}",
+                f"the approval expired at {expiry_text(a.expires)}",
                 "expires",
-                resign,
+                RESIGN,
             )
         )
     return failures

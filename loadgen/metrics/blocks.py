@@ -62,15 +62,18 @@ def count_blocks(m: Measurements) -> tuple[Doc, dict[str, Doc]]:
 
 
 def histogram_block(m: Measurements) -> dict[str, HdrHistogram]:
-    """Named histograms; overall ones are "latency" and "service" (no scenario can clash)."""
+    """Named histograms; overall ones are "latency", "service" and "error_latency" (no
+    scenario can clash). "error_latency" is the part of "latency" without a response."""
     out: dict[str, HdrHistogram] = {
         "latency": hdr.merged(s.latency for s in m.scenarios),
         "service": hdr.merged(s.service for s in m.scenarios),
+        "error_latency": hdr.merged(s.error_latency for s in m.scenarios),
         "lag": m.lag,
     }
     for s in m.scenarios:
         out[f"latency:{s.name}"] = s.latency
         out[f"service:{s.name}"] = s.service
+        out[f"error_latency:{s.name}"] = s.error_latency
     return out
 
 

@@ -191,3 +191,26 @@ def merged(histograms: Iterable[HdrHistogram]) -> HdrHistogram:
     for h in histograms:
         add_into(out, h)
     return out
+
+
+def without(total: HdrHistogram, part: HdrHistogram) -> HdrHistogram:
+    """A new histogram of `total` minus `part`, count by count (`part` must have been
+    recorded into `total` as well, as the errors' latency is into all latency)."""
+    out = new_histogram()
+    if not total.total_count:
+        return out
+    used = _used_counts(total)
+    removed = part.counts[: len(used)] if part.total_count else [0] * len(used)
+    remaining = 0
+    for index, (count, minus) in enumerate(zip(used, removed, strict=True)):
+        left = count - minus
+        if left < 0:
+            raise ValueError("`part` has values that `total` does not")
+        if left:
+            out.counts[index] = left
+            remaining += left
+    out.total_count = remaining
+    if remaining:
+        out.min_value = total.min_value
+        out.max_value = total.max_value  # an upper bound: the figures read the counts
+    return out

@@ -10,6 +10,8 @@ What is recorded where:
 - latency (from the planned start) and service time (from the send) of every finished
   attempt, response or transport error, first attempt or retry, per scenario; the per-second
   series percentiles use the same latencies, bucketed by the second the attempt finished;
+- the latency of the transport errors alone, per scenario, so a report can tell the time
+  to fail from the time to answer (responses = all minus errors);
 - status and error counts split by first attempt / retry (`Outcomes`);
 - scheduler lag per started arrival.
 """
@@ -25,6 +27,7 @@ from hdrh.histogram import HdrHistogram
 
 from loadgen.metrics import hdr
 from loadgen.metrics.outcomes import (
+    ERROR_BASE,
     KIND_CODES,
     OTHER_ERROR_CODE,
     RETRY_FLAG,
@@ -52,7 +55,8 @@ class LiveSnapshot:
     p50_ms: float | None
     p95_ms: float | None
     p99_ms: float | None
-    achieved_rps: float
+    achieved_rps: float  # sends in the last full second ...
+    planned_rps: float  # ... and the arrivals planned in that same second
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +67,7 @@ class ScenarioMeasurements:
     outcomes: Outcomes
     latency: HdrHistogram
     service: HdrHistogram
+    error_latency: HdrHistogram  # the part of `latency` that got no response
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +93,7 @@ class RunMetrics:
         "_d_n",
         "_d_sec",
         "_dropped",
+        "_err_h",
         "_f_n",
         "_f_sec",
         "_flush_at",
@@ -132,6 +138,7 @@ class RunMetrics:
         self._outcomes = [Outcomes() for _ in range(n)]
         self._lat_h = [hdr.new_histogram() for _ in range(n)]
         self._svc_h = [hdr.new_histogram() for _ in range(n)]
+        self._err_h = [hdr.new_histogram() for _ in range(n)]
         self._lag_h = hdr.new_histogram()
         self._scratch = hdr.new_histogram()
         self._ra_count = 0
@@ -246,11 +253,23 @@ class RunMetrics:
             self._clamped += hdr.record_counts(latencies, self._lat_h[i], series.histogram_for(sec))
             self._clamped += hdr.record_counts(Counter(buf[1::3]), self._svc_h[i])
             completed, status_429, errors = series_counts(self._outcomes[i].add(buf[2::3]))
+            if errors:
+                self._record_error_latency(i, buf)
             series.add(sec, COMPLETED, completed)
             series.add(sec, STATUS_429, status_429)
             series.add(sec, ERRORS, errors)
             del buf[:]
         self._f_sec, self._f_n = next_sec, 0
+
+    def _record_error_latency(self, scenario: int, buf: array[int]) -> None:
+        """The latencies of the transport errors in `buf` (a Python step per error only,
+        and only in batches that have any)."""
+        failed = Counter(
+            latency
+            for latency, code in zip(buf[0::3], buf[2::3], strict=True)
+            if code & ~RETRY_FLAG >= ERROR_BASE
+        )
+        hdr.record_counts(failed, self._err_h[scenario])  # clamped already counted above
 
     def _flush_lag(self) -> None:
         if self._lag:
@@ -290,7 +309,8 @@ class RunMetrics:
 
     def snapshot(self, now_s: float | None = None) -> LiveSnapshot:
         """Counts so far (flushes first). The achieved rate is the sends of the last full
-        second: before `now_s` when given, else before the latest second seen."""
+        second, before `now_s` when given, else before the latest second seen; the planned
+        rate the arrivals due in that same second (by their planned offsets)."""
         self.flush()
         total = Outcomes()
         for outcomes in self._outcomes:
@@ -314,6 +334,7 @@ class RunMetrics:
             p95_ms=None if p95 is None else p95 / 1000,
             p99_ms=None if p99 is None else p99 / 1000,
             achieved_rps=float(self._series.started_in(current - 1)) if current >= 1 else 0.0,
+            planned_rps=float(self._series.count_in(current - 1, PLANNED)) if current >= 1 else 0.0,
         )
 
     def measurements(self) -> Measurements:
@@ -328,6 +349,7 @@ class RunMetrics:
                 self._outcomes[i],
                 self._lat_h[i],
                 self._svc_h[i],
+                self._err_h[i],
             )
             for i, name in enumerate(self._names)
         )

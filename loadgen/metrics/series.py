@@ -76,8 +76,12 @@ class Series:
         hdr.clear(self._open)
 
     def started_in(self, sec: int) -> int:
+        return self.count_in(sec, STARTED)
+
+    def count_in(self, sec: int, field: int) -> int:
+        """The counter `field` (PLANNED, STARTED, ...) of second `sec`, 0 when it has none."""
         row = self._rows.get(sec)
-        return row[STARTED] if row else 0
+        return row[field] if row else 0
 
     def __len__(self) -> int:
         """Seconds with any data so far."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from loadgen import __version__
+from loadgen.redact import redact_url
 from loadgen.transport.base import ErrorKind
 
 MAX_BODY_BYTES = 64 * 1024  # response bytes kept per request; the rest is read and dropped
@@ -35,21 +36,25 @@ class Origin:
 
 
 def parse_origin(url: str) -> Origin:
-    """The origin of an http:// or https:// URL; `ValueError` saying what is wrong otherwise."""
+    """The origin of an http:// or https:// URL; `ValueError` saying what is wrong otherwise.
+
+    The messages quote the URL with any credentials in it masked (they end up in artifacts).
+    """
+    shown = redact_url(url)
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise ValueError(f"invalid URL {url!r}: {exc}") from exc
+        raise ValueError(f"invalid URL {shown!r}: {exc}") from exc
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
         raise ValueError(
-            f"unsupported URL scheme {parts.scheme!r} in {url!r}: use an http:// or https:// URL"
+            f"unsupported URL scheme {parts.scheme!r} in {shown!r}: use an http:// or https:// URL"
         )
     if not parts.hostname:
-        raise ValueError(f"URL {url!r} has no host: write it as {scheme}://host[:port]")
+        raise ValueError(f"URL {shown!r} has no host: write it as {scheme}://host[:port]")
     if parts.query or parts.fragment:
-        raise ValueError(f"URL {url!r} must not have a query or fragment: put those in the path")
+        raise ValueError(f"URL {shown!r} must not have a query or fragment: put those in the path")
     return Origin(
         scheme=scheme,
         host=parts.hostname,

@@ -1,10 +1,11 @@
 """One HTTP/1.1 client connection: an asyncio Protocol feeding httptools.
 
 It only reports what it sees: the response (or why there is none) goes to the callback
-given by `begin`; the pool (`fast.py`) decides about reuse, retries and timeouts. A response
-is handed over after the parser has returned, never from inside its callbacks, so the
-receiver may start the next request on this connection at once. Only the parser callbacks
-defined here are wired by httptools, which keeps parsing cheap.
+given by `begin`; the pool (`pool.py`) decides about reuse, the transport (`fast.py`) about
+retries and timeouts. A response is handed over after the parser has returned, never from
+inside its callbacks, so the receiver may start the next request on this connection at
+once. Only the parser callbacks defined here are wired by httptools, which keeps parsing
+cheap.
 """
 
 from __future__ import annotations

@@ -17,8 +17,9 @@ from loadgen.transport.httpx_transport import HttpxTransport
 
 TransportChoice = Literal["auto", "fast", "httpx"]
 
-# httpx tops out near 200 req/s with 64 connections on one core (see httpx_transport.py);
-# (137 req/s was measured here); 100 leaves headroom so the client never shapes the rate.
+# httpx tops out near 140–200 req/s with 64 connections on one core, depending on the
+# machine (the README's figure; httpx_transport.py says where its CPU goes); 100 leaves
+# headroom so the client never shapes the rate.
 HTTPX_MAX_RPS = 100.0
 
 
