@@ -2,7 +2,8 @@
 
 Exit codes (the public contract, also in the README):
 0 ok · 1 lint found problems · 2 usage error · 3 invalid profile/targets ·
-4 refused by the guard · 5 safety stop · 99 thresholds failed · 130 interrupted.
+4 refused by the guard · 5 safety stop · 6 results not written where asked (saved to the
+fallback path printed) · 99 thresholds failed · 130 interrupted.
 """
 
 from __future__ import annotations
@@ -12,17 +13,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, ParamSpec, TypeVar
 
 import orjson
 import typer
 from rich.console import Console
 
-from loadgen import __version__
+from loadgen import __version__, interrupts
 from loadgen.errors import (
     GuardRefusal,
     InvalidInputError,
     LoadgenError,
+    ResultsNotWritten,
     SafetyStop,
     UsageError,
 )
@@ -38,8 +40,12 @@ from loadgen.targets import (
     targets_file_candidates,
 )
 
+if TYPE_CHECKING:
+    from loadgen.runner import RunResult
+
 EXIT_OK, EXIT_LINT, EXIT_USAGE, EXIT_INVALID, EXIT_REFUSED, EXIT_SAFETY = 0, 1, 2, 3, 4, 5
-EXIT_THRESHOLDS, EXIT_INTERRUPTED = 99, 130
+EXIT_NOT_WRITTEN, EXIT_THRESHOLDS, EXIT_INTERRUPTED = 6, 99, 130
+MAX_SEED = 2**64 - 1  # the artifact stores it as a JSON integer, at most 64 bits
 
 # `-h` as well as `--help`, on every command (subcommands inherit the context settings).
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
@@ -95,8 +101,12 @@ def _errors_to_exit_codes(func: Callable[P, R]) -> Callable[P, R]:
             _fail(f"safety stop: {exc}", EXIT_SAFETY)
         except UsageError as exc:
             _fail(f"usage: {exc}", EXIT_USAGE)
+        except ResultsNotWritten as exc:
+            _fail(str(exc), EXIT_NOT_WRITTEN)
         except LoadgenError as exc:
             _fail(str(exc), EXIT_INVALID)
+        except KeyboardInterrupt:  # typer would say "Aborted!" and exit 1
+            _fail("interrupted", EXIT_INTERRUPTED)
 
     return wrapper
 
@@ -164,7 +174,12 @@ def run(
     segment: Annotated[
         str, typer.Option(help="Run only this slice of the schedule: i/n (e.g. 2/4) or a:b.")
     ] = "0:1",
-    seed: Annotated[int, typer.Option(help="Seed of the user population and payloads.")] = 0,
+    seed: Annotated[
+        int,
+        typer.Option(
+            min=0, max=MAX_SEED, help="Seed of the user population and payloads, 0 to 2^64-1."
+        ),
+    ] = 0,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the guard's verdict and the plan; send nothing.")
     ] = False,
@@ -172,8 +187,8 @@ def run(
     """Run PROFILE against a target and write the JSON results artifact."""
     from loadgen.guard.findings import render
     from loadgen.guard.lint import preflight
+    from loadgen.output import prepare_output
     from loadgen.report.live import choose_mode
-    from loadgen.report.summary import print_summary
     from loadgen.runner import RunOptions, run_profile
 
     try:
@@ -197,7 +212,12 @@ def run(
     if verdict.refused:
         raise GuardRefusal(verdict.refusal_message())
     if dry_run:
+        if out is not None:  # it would fail before the first request: say so now
+            prepare_output(out)
+        if interrupts.pending():
+            _fail("interrupted", EXIT_INTERRUPTED)
         return
+    prepare_output(out)  # results are never lost to a bad --out: found before any request
     # Retries included, the rate never exceeds the approved peak, or without an approval the
     # workspace limit (the guard has checked the plan stays under it). A cap equal to the
     # planned rate would queue first attempts behind every hiccup, so it is never the plan.
@@ -205,14 +225,27 @@ def run(
     options = RunOptions(
         out=out, grace_s=grace, display=choose_mode(quiet), segment=chosen, seed=seed, rate_cap=cap
     )
-    try:
-        result = run_profile(prof, tgt, options)
-    except KeyboardInterrupt:  # before the run's own handlers: the artifact is written
-        _fail("interrupted while starting; the results artifact was written", EXIT_INTERRUPTED)
+    _report(run_profile(prof, tgt, options))
+
+
+def _report(result: RunResult) -> None:
+    """The summary, then the exit code: 6 if the artifact is not where asked (whatever the
+    run's status, which the saved artifact holds), else by the status."""
+    from loadgen.report.summary import print_summary
+
     console = Console() if sys.stdout.isatty() else Console(width=160, soft_wrap=True)
     print_summary(result.doc, str(result.path), console)
+    reason = result.doc.get("status_reason")
+    if result.not_there_because:
+        _fail(
+            f"results not written to {result.requested} ({result.not_there_because}); "
+            f"saved to {result.path} instead",
+            EXIT_NOT_WRITTEN,
+        )
     if result.exit_code == EXIT_SAFETY:
-        _fail(f"safety stop: {result.doc.get('status_reason')}", EXIT_SAFETY)
+        _fail(f"safety stop: {reason}", EXIT_SAFETY)
+    if result.exit_code == EXIT_INTERRUPTED:
+        _fail(f"{reason}; results written to {result.path}", EXIT_INTERRUPTED)
     if result.exit_code:
         raise typer.Exit(result.exit_code)
 

@@ -66,3 +66,7 @@ class UsageError(LoadgenError):
 
 class ScenarioExhausted(LoadgenError):
     """A scenario has nothing more to send (a replay file reached its end)."""
+
+
+class ResultsNotWritten(LoadgenError):
+    """The results artifact could not be written where asked, nor anywhere else."""

@@ -55,6 +55,11 @@ class ResultsError(LoadgenError):
     """An artifact that cannot be written, read, validated or merged."""
 
 
+class ArtifactWriteError(ResultsError):
+    """The filesystem refused the artifact (full, read-only, gone): a valid one elsewhere
+    would do (`loadgen.output.write_or_fallback`)."""
+
+
 def generator_verdict(
     cpu_percent: float,
     lag_p99_ms: float,
@@ -211,7 +216,7 @@ def write_artifact(path: Path, doc: Doc) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise ResultsError(f"cannot write results to {path}: {exc}") from exc
+        raise ArtifactWriteError(f"cannot write results to {path}: {exc}") from exc
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -222,7 +227,7 @@ def write_artifact(path: Path, doc: Doc) -> Path:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         if isinstance(exc, OSError):
-            raise ResultsError(f"cannot write results to {path}: {exc}") from exc
+            raise ArtifactWriteError(f"cannot write results to {path}: {exc}") from exc
         raise
     _fsync_dir(path.parent)
     return path

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import resource
-import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from loadgen import interrupts
 from loadgen.clock import MonotonicClock
 from loadgen.cpuwatch import CpuWatch
 from loadgen.engine import Engine, EngineConfig, EngineOutcome
@@ -27,12 +28,13 @@ from loadgen.guard.runtime import RetryBackoff, SafetyMonitor
 from loadgen.metrics import RunMetrics
 from loadgen.mix import ScenarioMix
 from loadgen.mock.process import LocalMock
+from loadgen.output import write_or_fallback
 from loadgen.plan import schedule_of
 from loadgen.profile import Profile
 from loadgen.ratecap import RateCap
 from loadgen.redact import redact_urls
 from loadgen.report.live import DisplayMode, show_progress
-from loadgen.results import build_artifact, default_artifact_path, generator_verdict, write_artifact
+from loadgen.results import build_artifact, default_artifact_path, generator_verdict
 from loadgen.scenarios import ScenarioSet
 from loadgen.schedule import FULL, Segment
 from loadgen.targets import Target
@@ -40,6 +42,7 @@ from loadgen.transport.base import Transport
 from loadgen.transport.factory import make_transport
 
 EXIT_BY_STATUS = {"completed": 0, "interrupted": 130, "aborted": 5}
+MOCK_NOT_STARTED = "local://not-started"  # the `local` target's URL in a run that ended first
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,27 +58,41 @@ class RunOptions:
 @dataclass(frozen=True, slots=True)
 class RunResult:
     doc: dict[str, Any]
-    path: Path
-    exit_code: int
+    path: Path  # where the artifact is
+    exit_code: int  # by the run's status
+    requested: Path  # where it was asked for (`--out` or the default)
+    not_there_because: str | None = None  # set when `path` is the fallback, not `requested`
 
 
 def run_profile(profile: Profile, target: Target, options: RunOptions) -> RunResult:
     """Run on uvloop when available; always returns with an artifact written."""
+    written: list[RunResult] = []
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency on every supported OS
-        return asyncio.run(_run(profile, target, options))
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(_run(profile, target, options))
+        return asyncio.run(_run(profile, target, options, written))
+    try:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(_run(profile, target, options, written))
+    except KeyboardInterrupt:  # a second Ctrl-C outside our task: the cancelled run wrote it
+        if written:
+            return dataclasses.replace(written[-1], exit_code=EXIT_BY_STATUS["interrupted"])
+        raise
 
 
 @contextlib.contextmanager
-def _target_url(target: Target, profile: Profile) -> Iterator[tuple[str, LocalMock | None]]:
+def _target_url(target: Target, options: RunOptions) -> Iterator[tuple[str, LocalMock | None]]:
     if not target.is_local:
         yield target.url, None
         return
-    with LocalMock(rps_limit=target.limits.workspace_rps_limit) as mock:
+    with LocalMock(rps_limit=_mock_rps_limit(target, options)) as mock:
         yield mock.url, mock
+
+
+def _mock_rps_limit(target: Target, options: RunOptions) -> float:
+    """The embedded mock stands for the workspace: an approval raised its limit to the
+    approved peak, which is the run's rate cap (else the target's workspace limit)."""
+    return options.rate_cap or target.limits.workspace_rps_limit
 
 
 @dataclass(slots=True)
@@ -87,6 +104,7 @@ class _RunState:
     options: RunOptions
     metrics: RunMetrics
     url: str
+    written: list[RunResult]  # the artifact once written, for whoever outlives the loop
     outcome: EngineOutcome = field(default_factory=EngineOutcome)
     observed: dict[str, Any] | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -98,15 +116,17 @@ class _RunState:
     notes: dict[str, Any] = field(default_factory=dict)  # what the scenarios counted
 
 
-async def _run(profile: Profile, target: Target, options: RunOptions) -> RunResult:
+async def _run(
+    profile: Profile, target: Target, options: RunOptions, written: list[RunResult]
+) -> RunResult:
     metrics = RunMetrics([s.name for s in profile.scenarios])
-    state = _RunState(profile, target, options, metrics, target.url)
+    url = MOCK_NOT_STARTED if target.is_local else target.url  # until the mock has its port
+    state = _RunState(profile, target, options, metrics, url, written)
     try:
-        await _execute(state)
-    except asyncio.CancelledError:  # Ctrl-C before the engine's own handlers were in place
-        state.outcome.status, state.outcome.reason = "interrupted", "interrupted while starting"
-        _write(state)
-        raise
+        await _settled(_execute(state))
+    except (asyncio.CancelledError, KeyboardInterrupt):  # a second Ctrl-C before the engine ran
+        state.outcome.status, state.outcome.reason = "interrupted", _interrupted_reason(state)
+        return _write(state)
     except Exception as exc:  # a crash still writes a valid artifact, then re-raises
         reason = str(exc) if isinstance(exc, LoadgenError) else f"internal error: {exc!r}"
         state.outcome.status, state.outcome.reason = "aborted", reason
@@ -115,10 +135,27 @@ async def _run(profile: Profile, target: Target, options: RunOptions) -> RunResu
     return _write(state)
 
 
+async def _settled(work: Coroutine[Any, Any, None]) -> None:
+    """Await `work`; however it ends, signals are only noted from then on: what follows is
+    writing the artifact, which no further Ctrl-C may cut short."""
+    try:
+        await work
+    finally:
+        interrupts.settle()
+
+
+def _interrupted_reason(state: _RunState) -> str:
+    when = "" if state.metrics.snapshot().started else " before the first request"
+    return f"interrupted by {interrupts.pending() or 'SIGINT'}{when}"
+
+
 async def _execute(state: _RunState) -> None:
     profile, target, options = state.profile, state.target, state.options
+    if interrupts.pending():  # Ctrl-C while loadgen was starting: start nothing more
+        state.outcome.status, state.outcome.reason = "interrupted", _interrupted_reason(state)
+        return
     schedule = schedule_of(profile)
-    with _target_url(target, profile) as (url, mock):
+    with _target_url(target, options) as (url, mock):
         state.url = url
         credentials: dict[str, dict[str, str]] = {
             s.api: target.credential_values(s.api) for s in profile.scenarios
@@ -150,7 +187,7 @@ async def _execute(state: _RunState) -> None:
                 "replay_skipped": scenarios.replay_skipped,
             }
         if mock is not None:
-            state.observed = _observed(mock.stats(), state.metrics)
+            state.observed = _observed_of(mock, state.metrics)
 
 
 async def _drive(
@@ -162,7 +199,7 @@ async def _drive(
     scenarios: ScenarioSet,
     transport: Transport,
 ) -> EngineOutcome:
-    limits = target.limits
+    safety = SafetyMonitor(target.limits.safety_error_ratio, target.limits.safety_window_s)
     engine = Engine(
         schedule=schedule,
         mix=ScenarioMix(scenarios.weights),
@@ -176,25 +213,42 @@ async def _drive(
             ordered=profile.users.ordered,
         ),
         segment=options.segment,
-        safety=SafetyMonitor(limits.safety_error_ratio, limits.safety_window_s),
+        safety=safety,
         retry=RetryBackoff(profile.retries.max_retries, profile.retries.max_backoff_s)
         if profile.retries.enabled
         else None,
         limiter=RateCap(options.rate_cap) if options.rate_cap else None,
         scenario_names=scenarios.names,
     )
+    outcome = await _engine_run(engine, profile, target, options, schedule, metrics)
+    if outcome.reason is not None and outcome.reason == safety.tripped():
+        outcome.reason += _where_429s_came_from(target, options, metrics)
+    return outcome
+
+
+def _where_429s_came_from(target: Target, options: RunOptions, metrics: RunMetrics) -> str:
+    """A safety stop on 429s: loadgen kept its own cap, so they were the target's answer."""
+    if not metrics.snapshot().status.get("429"):
+        return ""
+    cap = f"{options.rate_cap:g} req/s" if options.rate_cap else "none"
+    if target.is_local:
+        return (
+            "; the 429s were the target's answers (the embedded mock's workspace limit of "
+            f"{_mock_rps_limit(target, options):g} req/s)"
+        )
+    return f"; the 429s were the target's answers (its own rate limit; loadgen's cap: {cap})"
+
+
+async def _engine_run(
+    engine: Engine,
+    profile: Profile,
+    target: Target,
+    options: RunOptions,
+    schedule: Any,
+    metrics: RunMetrics,
+) -> EngineOutcome:
+    """Run the engine with the live display and its signal handlers in place."""
     loop = asyncio.get_running_loop()
-    interrupts = [0]
-
-    def on_signal(name: str) -> None:
-        interrupts[0] += 1
-        if interrupts[0] == 1:
-            engine.request_stop("interrupted", f"interrupted by {name}")
-        else:
-            engine.cancel_now()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal, sig.name)
     start = time.perf_counter()
     display = loop.create_task(
         show_progress(
@@ -209,6 +263,7 @@ async def _drive(
     # run: freezing it keeps the cyclic GC from rescanning it, a source of multi-ms pauses.
     gc.collect()
     gc.freeze()
+    _take_signals(engine)
     try:
         return await engine.run()
     finally:
@@ -216,8 +271,44 @@ async def _drive(
         display.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await display
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        _give_back_signals()
+
+
+def _take_signals(engine: Engine) -> None:
+    """The engine's handlers replace the noting ones (`loadgen.interrupts`); a signal noted
+    while starting stops the run before its first request."""
+    loop = asyncio.get_running_loop()
+
+    def on_signal(name: str) -> None:
+        if interrupts.record(name) == 1:
+            engine.request_stop("interrupted", f"interrupted by {name}")
+        else:
+            engine.cancel_now()
+
+    for sig in interrupts.STOP_SIGNALS:
+        loop.add_signal_handler(sig, on_signal, sig.name)
+    if first := interrupts.pending():
+        engine.request_stop("interrupted", f"interrupted by {first} before the first request")
+
+
+def _give_back_signals() -> None:
+    """Removing a loop handler restores the default action (death by SIGTERM): note the
+    signals again instead, with no gap between the two."""
+    loop = asyncio.get_running_loop()
+    with interrupts.held():
+        for sig in interrupts.STOP_SIGNALS:
             loop.remove_signal_handler(sig)
+        interrupts.settle()
+
+
+def _observed_of(mock: LocalMock, metrics: RunMetrics) -> dict[str, Any]:
+    """The mock's own counts; a mock that died no longer answers, which the artifact says
+    (the run's results stand: this was a crash of the mock, not of the run)."""
+    try:
+        stats = mock.stats()
+    except (OSError, RuntimeError) as exc:
+        return {"difference": f"the embedded mock did not report its counts: {exc}"}
+    return _observed(stats, metrics)
 
 
 def _observed(stats: dict[str, Any], metrics: RunMetrics) -> dict[str, Any]:
@@ -255,6 +346,8 @@ def _write(state: _RunState) -> RunResult:
         cpu_peak_percent=state.cpu.peak_percent,
         dropped_share=snap.dropped / snap.planned if snap.planned else 0.0,
     )
+    if not snap.planned:  # stopped while starting: start-up CPU says nothing about a load
+        bottleneck, reason = False, None
     target_doc: dict[str, Any] = {"name": target.name, "url": state.url}
     if state.observed is not None:
         target_doc["observed"] = state.observed
@@ -278,6 +371,7 @@ def _write(state: _RunState) -> RunResult:
             **state.notes,
         },
     )
-    path = options.out or default_artifact_path(profile.name, ended_at)
-    write_artifact(path, doc)
-    return RunResult(doc, path, EXIT_BY_STATUS[outcome.status])
+    requested = options.out or default_artifact_path(profile.name, ended_at)
+    path, problem = write_or_fallback(requested, doc)
+    state.written.append(RunResult(doc, path, EXIT_BY_STATUS[outcome.status], requested, problem))
+    return state.written[-1]

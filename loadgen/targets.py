@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -164,14 +164,10 @@ def load_targets(path: Path | None) -> dict[str, Target]:
     table = reader.table(data, "targets", "", required=True)
     for name, raw in table.items():
         where = join("targets", name)
-        if name == LOCAL:
-            reader.problem(
-                where,
-                "`local` is built in (the embedded mock) and cannot be redefined",
-                fix="give your target another name",
-            )
-        elif not isinstance(raw, dict):
+        if not isinstance(raw, dict):
             reader.problem(where, "must be a table", fix=f"write it as [targets.{name}]")
+        elif name == LOCAL:
+            targets[name] = _read_local(reader, raw, where, lines)
         else:
             targets[name] = _read_target(reader, name, raw, where, lines)
     if reader.problems:
@@ -223,6 +219,29 @@ _TARGET_KEYS = (
     "max_connections",
     "guard",
 )
+
+
+_LOCAL_KEYS = ("trusted_keys", "workspace_rps_limit", "guard")
+
+
+def _read_local(r: Reader, t: dict[str, Any], where: str, lines: KeyLines) -> Target:
+    """`[targets.local]` may trust approval keys and tune the guard, so that an approved run
+    can be rehearsed against the embedded mock; what `local` is (url, api, ...) is built in."""
+    for key in t:
+        if key not in _LOCAL_KEYS:
+            r.problem(
+                join(where, key),
+                "`local` is built in (the embedded mock) and cannot be redefined: "
+                "only trusted_keys, workspace_rps_limit and guard may be set",
+                fix="give your own target another name",
+            )
+    return replace(
+        BUILTIN_LOCAL,
+        trusted_keys=tuple(r.string_list(t, "trusted_keys", where)),
+        limits=_read_limits(r, t, where),
+        source=r.file,
+        lines=lines,
+    )
 
 
 def _read_target(r: Reader, name: str, t: dict[str, Any], where: str, lines: KeyLines) -> Target:

@@ -246,3 +246,71 @@ def max_in_window(times: Sequence[float], window_s: float = 1.0) -> int:
 def expiry(days: int = 7) -> str:
     """An approval expiry date `days` from now (UTC), as `approve sign --expires` takes it."""
     return (datetime.now(UTC) + timedelta(days=days)).date().isoformat()
+
+
+# -- processes (Linux /proc) ---------------------------------------------------------------
+
+
+def process_ended(pid: int) -> bool:
+    """Gone, or a zombie nobody reaped yet (a container's init may not): either way ended."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return stat.rpartition(")")[2].split()[0] in ("Z", "X")
+
+
+def child_pid(parent: int, marker: bytes) -> int | None:
+    """A child of `parent` with `marker` in its command line, if it has one."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        ppid = int(stat.rpartition(")")[2].split()[1])
+        if ppid == parent and any(marker in word for word in cmdline):
+            return int(entry.name)
+    return None
+
+
+def embedded_mock_pid(parent: int) -> int | None:
+    """The `python -m loadgen.mock` child of `parent`, if it has one."""
+    return child_pid(parent, b"loadgen.mock")
+
+
+def listening_port(pid: int) -> int | None:
+    """The TCP port process `pid` listens on (IPv4 loopback), from /proc/<pid>/net/tcp."""
+    try:
+        inodes = {os.readlink(f) for f in Path(f"/proc/{pid}/fd").iterdir()}
+        table = Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]
+    except OSError:
+        return None
+    for row in table:
+        fields = row.split()
+        if fields[3] == "0A" and f"socket:[{fields[9]}]" in inodes:  # 0A = LISTEN
+            return int(fields[1].rpartition(":")[2], 16)
+    return None
+
+
+def wait_for_requests(loadgen_pid: int, count: int, timeout: float = 30) -> int:
+    """Wait until the run's embedded mock has received `count` requests; its pid."""
+    from loadgen.mock.process import admin_request
+
+    def received() -> bool:
+        mock = embedded_mock_pid(loadgen_pid)
+        port = listening_port(mock) if mock is not None else None
+        if port is None:
+            return False
+        try:
+            _, stats = admin_request(f"http://127.0.0.1:{port}", "GET", "/_loadgen/stats")
+        except OSError:
+            return False
+        return int(stats["requests_total"]) >= count
+
+    wait_until(received, timeout, f"{count} requests at the embedded mock")
+    mock = embedded_mock_pid(loadgen_pid)
+    assert mock is not None
+    return mock

@@ -8,13 +8,13 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
 from loadgen.mock.config import MockConfig
 from loadgen.mock.faults import parse_latency
 from loadgen.mock.process import LocalMock, MockStartError
+from tests.run_support import wait_until
 
 EVENT = b'{"api_key":"phc_t","event":"clicked","distinct_id":"u1"}'
 
@@ -55,7 +55,9 @@ def test_in_flight_answers_finish_on_sigterm() -> None:
         results: list[int] = []
         sender = threading.Thread(target=post_event, args=(mock.url, results))
         sender.start()
-        time.sleep(0.15)  # the request is in, its answer is held
+        # the request is in (counted when accepted), its answer is held for 400 ms; a fixed
+        # sleep here could signal a busy machine's mock before the request arrived
+        wait_until(lambda: mock.stats()["apis"]["posthog"]["events"] >= 1, 10, "the request")
         os.kill(mock.pid, signal.SIGTERM)
         sender.join(5)
     assert results == [200]

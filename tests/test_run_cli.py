@@ -116,8 +116,9 @@ def test_every_api_mix_against_the_local_mock(tmp_path: Path) -> None:
 
 def test_out_path_and_default_results_path(tmp_path: Path) -> None:
     path = write_profile(tmp_path, profile("paths", stages=[("1s", 10)]))
-    chosen = tmp_path / "nested" / "dir" / "mine.json"
-    workdir = tmp_path / "cwd"
+    chosen = tmp_path / "nested" / "mine.json"
+    chosen.parent.mkdir()  # an explicit --out's directory must exist (tests/test_run_output.py)
+    workdir = tmp_path / "cwd"  # while the default results/ directory is created in it
     workdir.mkdir()
     before = datetime.now(UTC).replace(microsecond=0)
     explicit = start("run", path, "--out", chosen, "--quiet")

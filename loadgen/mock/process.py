@@ -3,6 +3,13 @@
 A separate process keeps the mock's CPU off the generator's event loop, and makes a real
 SIGTERM exit testable. The child is `python -m loadgen.mock`; it prints its URL once
 listening. Stats and fault changes go over a plain blocking HTTP connection to loopback.
+
+Lifetime: the child runs in a session of its own, so a terminal's Ctrl-C (sent to the whole
+foreground process group) reaches only loadgen, which stops the mock itself once the
+requests in flight are answered. It is asked to stop by closing its stdin, and the same end
+of file reaches it when the parent dies however it dies (SIGKILL included); on Linux it also
+asks for SIGTERM on its parent's death. It starts with its stop signals blocked (inherited
+through exec), so no signal can kill it before its handlers are in place.
 """
 
 from __future__ import annotations
@@ -12,11 +19,11 @@ import dataclasses
 import http.client
 import os
 import select
-import signal
 import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -25,6 +32,7 @@ from urllib.parse import urlsplit
 import orjson
 
 import loadgen
+from loadgen import interrupts
 from loadgen.mock.config import MockConfig, to_argv
 from loadgen.mock.tls import write_self_signed
 
@@ -91,12 +99,26 @@ class LocalMock:
         else:
             argv_extra = []
         argv = [sys.executable, "-m", "loadgen.mock", *to_argv(config), *argv_extra]
+        argv.append("--stop-on-stdin-eof")
+        if threading.current_thread() is threading.main_thread():
+            # PR_SET_PDEATHSIG fires when the forking *thread* ends: only the main thread's
+            # end is the process's end.
+            argv += ["--parent-pid", str(os.getpid())]
         env = dict(os.environ)
         root = str(Path(loadgen.__file__).resolve().parents[1])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         stderr = open(Path(self._tmp.name) / "stderr.log", "wb")  # noqa: SIM115 - child owns it
-        with stderr:
-            self._proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, env=env)
+        # blocked while forking: the child inherits the mask through exec (it unblocks them
+        # once its handlers are in place), and a signal meant for us waits a moment
+        with stderr, interrupts.held():
+            self._proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                env=env,
+                start_new_session=True,
+            )
         self.url = self._read_url()
 
     def _read_url(self) -> str:
@@ -119,11 +141,14 @@ class LocalMock:
         return path.read_text(errors="replace")[-2000:] if path.exists() else ""
 
     def stop(self) -> int | None:
-        """SIGTERM, then SIGKILL after `stop_timeout`; returns the exit code."""
+        """Close the child's stdin (its cue to stop), SIGKILL after `stop_timeout`; returns
+        the exit code. No SIGTERM: one sent while the child is already exiting (after a
+        SIGTERM from someone else) would meet the default action and kill it (-15)."""
         proc, self._proc = self._proc, None
         if proc is not None:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+            if proc.stdin is not None:
+                with contextlib.suppress(OSError):
+                    proc.stdin.close()
             try:
                 proc.wait(self._stop_timeout)
             except subprocess.TimeoutExpired:
