@@ -20,6 +20,8 @@ import typer
 from rich.console import Console
 
 from loadgen import __version__, interrupts
+from loadgen.arrivals.plan import Plan, render_plan
+from loadgen.arrivals.schedule import Segment, SegmentError
 from loadgen.errors import (
     GuardRefusal,
     InvalidInputError,
@@ -28,10 +30,8 @@ from loadgen.errors import (
     SafetyStop,
     UsageError,
 )
-from loadgen.plan import Plan, render_plan
-from loadgen.profile import Profile, load_profile
-from loadgen.schedule import Segment, SegmentError
-from loadgen.targets import (
+from loadgen.inputs.profile import Profile, load_profile
+from loadgen.inputs.targets import (
     LOCAL,
     Target,
     find_targets_file,
@@ -41,7 +41,7 @@ from loadgen.targets import (
 )
 
 if TYPE_CHECKING:
-    from loadgen.runner import RunResult
+    from loadgen.run.runner import RunResult
 
 EXIT_OK, EXIT_LINT, EXIT_USAGE, EXIT_INVALID, EXIT_REFUSED, EXIT_SAFETY = 0, 1, 2, 3, 4, 5
 EXIT_NOT_WRITTEN, EXIT_THRESHOLDS, EXIT_INTERRUPTED = 6, 99, 130
@@ -187,9 +187,9 @@ def run(
     """Run PROFILE against a target and write the JSON results artifact."""
     from loadgen.guard.findings import render
     from loadgen.guard.lint import preflight
-    from loadgen.output import prepare_output
     from loadgen.report.live import choose_mode
-    from loadgen.runner import RunOptions, run_profile
+    from loadgen.results.output import prepare_output
+    from loadgen.run.runner import RunOptions, run_profile
 
     try:
         chosen = Segment.parse(segment)
@@ -415,7 +415,7 @@ def approve_sign(
     )
     from loadgen.guard.expiry import expiry_text, parse_expiry
     from loadgen.guard.signing import refuse_unapprovable, trust_warning
-    from loadgen.inputfile import UnreadableInput, read_input
+    from loadgen.inputs.files import UnreadableInput, read_input
 
     prof, tgt = load_inputs(profile, target, targets)
     now = datetime.now(UTC)
@@ -446,7 +446,7 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
 ) -> None:
     """Write a starter profile and a targets.toml (staging, production) for one API."""
-    from loadgen.starter import PROFILE_FILE, write_starter
+    from loadgen.inputs.starter import PROFILE_FILE, write_starter
 
     written = write_starter(api, directory, force=force)
     for path in written:

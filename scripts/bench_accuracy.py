@@ -32,9 +32,9 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib as b  # the scripts directory is not a package
 
-from loadgen.plan import schedule_of
-from loadgen.profile import load_profile
-from loadgen.schedule import Schedule
+from loadgen.arrivals.plan import schedule_of
+from loadgen.arrivals.schedule import Schedule
+from loadgen.inputs.profile import load_profile
 
 CLIENT_CORE, SERVER_CORE = 0, 1
 MIB = 1024

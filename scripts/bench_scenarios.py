@@ -14,9 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from loadgen.profile import load_profile
+from loadgen.inputs.profile import load_profile
+from loadgen.inputs.targets import LOCAL_CREDENTIALS
 from loadgen.scenarios import ScenarioSet
-from loadgen.targets import LOCAL_CREDENTIALS
 
 PROPERTIES = (
     'properties = { plan = "{{choice:free,pro,enterprise}}", amount = "{{float:1..500}}", '

@@ -15,10 +15,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from loadgen.arrivals.plan import Plan, render_plan
+from loadgen.arrivals.schedule import Schedule, Segment
 from loadgen.cli import load_inputs
 from loadgen.guard.lint import preflight
-from loadgen.plan import Plan, render_plan
-from loadgen.schedule import Schedule, Segment
 
 STAGE_COUNTS = (1_000, 10_000)
 

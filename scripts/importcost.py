@@ -63,7 +63,7 @@ def parse_importtime(text: str) -> list[ImportRow]:
         if len(parts) != 3 or not parts[0].strip().isdigit():
             continue  # the header line: "self [us] | cumulative | imported package"
         name = parts[2].rstrip()
-        # " | " then two spaces per level of nesting: " loadgen.cli", "   loadgen.plan"
+        # " | " then two spaces per level of nesting: " loadgen.cli", "   loadgen.arrivals.plan"
         depth = (len(name) - len(name.lstrip(" ")) - 1) // 2
         rows.append(ImportRow(int(parts[0]), int(parts[1]), depth, name.strip()))
     return rows

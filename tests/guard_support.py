@@ -10,8 +10,8 @@ from typing import Any
 import tomlkit
 
 from loadgen.guard.rules import Verdict, evaluate
-from loadgen.profile import Profile, load_profile
-from loadgen.targets import Environment, GuardLimits, Target
+from loadgen.inputs.profile import Profile, load_profile
+from loadgen.inputs.targets import Environment, GuardLimits, Target
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 DELETE = object()  # an override value that removes the key

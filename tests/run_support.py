@@ -2,7 +2,7 @@
 
 Profiles and targets are written as TOML into the test's temp dir; the real CLI runs as
 `python -m loadgen ...` in a subprocess, always with a timeout; the artifact is read back
-with `loadgen.results.read_artifact` (which validates it against the shipped schema) and
+with `loadgen.results.artifact.read_artifact` (which validates it against the shipped schema) and
 checked for the accounting identities every artifact must satisfy.
 
 Each CLI process starts in its own session, so a run that outlives its timeout is killed
@@ -26,8 +26,8 @@ from typing import Any
 
 import tomlkit
 
-from loadgen.results import read_artifact
-from loadgen.targets import LOCAL_CREDENTIALS
+from loadgen.inputs.targets import LOCAL_CREDENTIALS
+from loadgen.results.artifact import read_artifact
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TIMEOUT_S = 60.0

@@ -25,8 +25,8 @@ from loadgen.guard.approvals import (
     write_approval,
 )
 from loadgen.guard.verification import verify
-from loadgen.profile import Profile, load_profile
-from loadgen.targets import Target
+from loadgen.inputs.profile import Profile, load_profile
+from loadgen.inputs.targets import Target
 from tests.guard_support import NOW, stages, target, write_profile
 
 PRIVATE, PUBLIC = keygen()

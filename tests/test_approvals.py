@@ -24,8 +24,8 @@ from loadgen.guard.approvals import (
 )
 from loadgen.guard.expiry import parse_expiry
 from loadgen.guard.verification import verify
-from loadgen.profile import Profile, load_profile
-from loadgen.targets import Target
+from loadgen.inputs.profile import Profile, load_profile
+from loadgen.inputs.targets import Target
 from tests.guard_support import NOW, stages, target, write_profile
 
 PRIVATE, PUBLIC = keygen()

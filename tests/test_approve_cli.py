@@ -22,8 +22,8 @@ from loadgen.guard.approvals import (
     write_approval,
 )
 from loadgen.guard.expiry import expiry_text, parse_expiry
-from loadgen.profile import load_profile
-from loadgen.targets import load_targets
+from loadgen.inputs.profile import load_profile
+from loadgen.inputs.targets import load_targets
 from tests.run_support import CliResult, cli, expiry, profile, write_profile, write_targets
 from tests.run_support import target as target_table
 

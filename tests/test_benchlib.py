@@ -22,10 +22,10 @@ import bench_accuracy as acc  # the scripts directory is not a package
 import bench_generator as gen
 import benchlib as b
 
+from loadgen.arrivals.plan import schedule_of
 from loadgen.guard.lint import preflight
-from loadgen.plan import schedule_of
-from loadgen.profile import load_profile
-from loadgen.targets import load_targets, resolve_target
+from loadgen.inputs.profile import load_profile
+from loadgen.inputs.targets import load_targets, resolve_target
 
 WRK_OK = """Running 10s test @ http://127.0.0.1:8080/i/v0/e/
   1 threads and 64 connections

@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from loadgen.arrivals.plan import Plan
+from loadgen.arrivals.schedule import Schedule
 from loadgen.guard.brief import excess_over, render_brief
 from loadgen.guard.rules import evaluate
-from loadgen.plan import Plan
-from loadgen.profile import load_profile
-from loadgen.schedule import Schedule
-from loadgen.targets import BUILTIN_LOCAL
+from loadgen.inputs.profile import load_profile
+from loadgen.inputs.targets import BUILTIN_LOCAL
 from tests.guard_support import DELETE, NOW, load, stages, target
 
 PROFILES = Path(__file__).resolve().parent.parent / "profiles"

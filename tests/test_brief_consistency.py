@@ -14,15 +14,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from loadgen.arrivals.plan import Plan
 from loadgen.guard.approvals import keygen, sign
 from loadgen.guard.brief import render_brief
 from loadgen.guard.expiry import expiry_text, parse_expiry
 from loadgen.guard.findings import describe, render_text
 from loadgen.guard.limits import APPROVAL_HEADROOM, suggested_max_rps
 from loadgen.guard.rules import Verdict, evaluate
-from loadgen.plan import Plan
-from loadgen.profile import Profile
-from loadgen.targets import Target
+from loadgen.inputs.profile import Profile
+from loadgen.inputs.targets import Target
 from tests.guard_support import NOW, load, stages, target
 
 ROOT = Path(__file__).resolve().parent.parent

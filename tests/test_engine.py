@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from loadgen.clock import FakeClock
-from loadgen.engine import Engine, EngineConfig, EngineOutcome
+from loadgen.arrivals.mix import ScenarioMix
+from loadgen.arrivals.schedule import Schedule
 from loadgen.errors import ScenarioExhausted
-from loadgen.mix import ScenarioMix
-from loadgen.schedule import Schedule
+from loadgen.run.clock import FakeClock
+from loadgen.run.engine import Engine, EngineConfig, EngineOutcome
 from loadgen.transport.base import OnDone, RequestSpec, Response, TaskSubmitter, TransportError
 
 

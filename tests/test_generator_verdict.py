@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from loadgen.cpuwatch import CpuWatch
-from loadgen.results import generator_verdict
+from loadgen.results.artifact import generator_verdict
+from loadgen.run.cpuwatch import CpuWatch
 
 # (avg cpu, lag p99 ms, peak cpu, dropped share, bottleneck?, words in the reason)
 VERDICTS = [

@@ -12,8 +12,8 @@ from loadgen.errors import UsageError
 from loadgen.guard.approvals import approval_path, keygen, sign, write_approval
 from loadgen.guard.findings import shown_path
 from loadgen.guard.lint import lint, preflight
-from loadgen.profile import load_profile
-from loadgen.targets import load_targets
+from loadgen.inputs.profile import load_profile
+from loadgen.inputs.targets import load_targets
 from tests.guard_support import NOW, stages, write_profile
 from tests.run_support import cli
 

@@ -10,7 +10,7 @@ import pytest
 from loadgen.guard.lint import lint
 from loadgen.guard.past import RULE
 from loadgen.guard.rules import evaluate
-from loadgen.targets import BUILTIN_LOCAL
+from loadgen.inputs.targets import BUILTIN_LOCAL
 from tests.guard_support import DELETE, NOW, load, target
 
 START = datetime.fromisoformat("2026-12-01T10:00:00+01:00")  # guard_support's base start

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given
 
 from loadgen.errors import ProfileError, TargetError
-from loadgen.profile import load_profile
-from loadgen.targets import load_targets
-from loadgen.tomlsource import INT64_MAX, INT64_MIN, MAX_DEPTH, KeyLines, structure_problems
+from loadgen.inputs.profile import load_profile
+from loadgen.inputs.targets import load_targets
+from loadgen.inputs.tomlsource import INT64_MAX, INT64_MIN, MAX_DEPTH, KeyLines, structure_problems
 from tests.profile_text import profile_text, write
 
 ROOT = Path(__file__).parent.parent

@@ -14,9 +14,9 @@ import pytest
 
 from loadgen.errors import ProfileError, TargetError
 from loadgen.guard.approvals import ApprovalError, approval_path, load_approval
-from loadgen.inputfile import MAX_INPUT_BYTES, UnreadableInput, open_regular, read_input
-from loadgen.profile import load_profile
-from loadgen.targets import load_targets
+from loadgen.inputs.files import MAX_INPUT_BYTES, UnreadableInput, open_regular, read_input
+from loadgen.inputs.profile import load_profile
+from loadgen.inputs.targets import load_targets
 from tests.profile_text import profile_text
 
 Maker = Callable[[Path], Path]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from loadgen.errors import ProfileError
-from loadgen.profile import load_profile
+from loadgen.inputs.profile import load_profile
 from tests.profile_text import profile_text, write
 
 PROFILES = sorted(Path(__file__).parent.parent.joinpath("profiles").glob("*.toml"))

@@ -20,13 +20,13 @@ import hypothesis.strategies as st
 import tomlkit
 from hypothesis import HealthCheck, given, settings
 
+from loadgen.arrivals.plan import Plan, render_plan
 from loadgen.errors import InvalidInputError
 from loadgen.guard.lint import preflight
-from loadgen.plan import Plan, render_plan
-from loadgen.profile import load_profile
+from loadgen.inputs.profile import load_profile
+from loadgen.inputs.targets import BUILTIN_LOCAL, Target
 from loadgen.scenarios import ScenarioSet
 from loadgen.scenarios.replay import check_replay_files
-from loadgen.targets import BUILTIN_LOCAL, Target
 
 DEMO = Path(__file__).parent.parent / "profiles" / "demo.toml"
 BASE: dict[str, Any] = tomllib.loads(DEMO.read_text(encoding="utf-8"))

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from loadgen.ratecap import MARGIN_S, ON_TIME_S, WINDOW_LIMIT, RateCap
+from loadgen.run.ratecap import MARGIN_S, ON_TIME_S, WINDOW_LIMIT, RateCap
 
 
 class FakeTime:

@@ -1,4 +1,4 @@
-"""URL redaction and the shape of a secret pasted as a variable name (`loadgen.redact`)."""
+"""URL redaction and the shape of a secret pasted as a variable name (`loadgen.inputs.redact`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loadgen.redact import (
+from loadgen.inputs.redact import (
     bad_variable_name,
     looks_like_secret,
     redact_url,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from loadgen.profile import load_profile
+from loadgen.inputs.profile import load_profile
 from loadgen.scenarios import ReplayError, ScenarioSet
 from loadgen.scenarios.replay import (
     MAX_RECORD_BYTES,

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from loadgen.arrivals.schedule import Schedule
 from loadgen.metrics import RunMetrics
 from loadgen.report.live import RateWindow, last_complete_second, plain_line, rate_window
-from loadgen.schedule import Schedule
 
 DEMO = Schedule(1, [(10, 50), (15, 50), (5, 0)])  # profiles/demo.toml: 1 -> 50, hold, down
 

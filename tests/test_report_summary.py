@@ -14,7 +14,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-from loadgen import results
 from loadgen.metrics import RunMetrics, hdr
 from loadgen.report.summary import (
     latency_lines,
@@ -23,6 +22,7 @@ from loadgen.report.summary import (
     scenario_table,
     summary_lines,
 )
+from loadgen.results import artifact as results
 from tests.run_support import (
     cli,
     profile,

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import loadgen
-from loadgen import results
 from loadgen.metrics import RunMetrics, hdr
-from loadgen.results import ResultsError
+from loadgen.results import artifact as results
+from loadgen.results.artifact import ResultsError
 from tests.test_metrics import ARRIVALS, Arrival, play
 
 START = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)

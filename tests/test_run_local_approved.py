@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from loadgen.inputs.targets import BUILTIN_LOCAL, Target
 from loadgen.metrics import RunMetrics
 from loadgen.mock.process import LocalMock
-from loadgen.runner import RunOptions, _where_429s_came_from
-from loadgen.targets import BUILTIN_LOCAL, Target
+from loadgen.run.runner import RunOptions, _where_429s_came_from
 from tests.run_support import (
     cli,
     profile,
@@ -99,7 +99,7 @@ def test_where_429s_came_from(target: Target, cap: float, statuses: list[int], g
 
 def test_targets_local_takes_trust_and_guard_settings_only(tmp_path: Path) -> None:
     from loadgen.errors import TargetError
-    from loadgen.targets import load_targets
+    from loadgen.inputs.targets import load_targets
 
     good = write_toml(
         tmp_path / "good.toml",

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from loadgen.arrivals.plan import schedule_of
 from loadgen.errors import ProfileError
-from loadgen.plan import schedule_of
-from loadgen.profile import load_profile
+from loadgen.inputs.profile import load_profile
 from loadgen.scenarios import ScenarioSet, check_scenario, planned_requests
 from loadgen.scenarios.base import SERIAL_STRIDE, Ids, Timeline
 

@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from loadgen import __version__
-from loadgen.profile import load_profile
+from loadgen.inputs.profile import load_profile
 from loadgen.scenarios import BuiltRequest, ScenarioSet
 
 GOLDEN = Path(__file__).parent / "golden"

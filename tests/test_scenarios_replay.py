@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from loadgen.errors import ScenarioExhausted
-from loadgen.profile import load_profile
+from loadgen.inputs.profile import load_profile
 from loadgen.scenarios import ReplayError, ReplayExhausted, ScenarioSet
 from loadgen.scenarios.replay import ReplayScenario, csv_records, ndjson_records
 

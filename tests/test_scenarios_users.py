@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loadgen.mix import ScenarioMix
-from loadgen.profile import load_profile
+from loadgen.arrivals.mix import ScenarioMix
+from loadgen.inputs.profile import load_profile
 from loadgen.scenarios import ScenarioSet
 from loadgen.scenarios.users import (
     HEAD,

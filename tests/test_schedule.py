@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loadgen.schedule import FULL, Schedule, Segment, SegmentError
+from loadgen.arrivals.schedule import FULL, Schedule, Segment, SegmentError
 
 # (start_rate, stages, expected offsets of the first requests, expected total)
 OFFSET_TABLE = [

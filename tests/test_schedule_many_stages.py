@@ -11,12 +11,12 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import given
 
-from loadgen import schedule as schedule_module
+from loadgen.arrivals import schedule as schedule_module
+from loadgen.arrivals.plan import Plan, render_plan
+from loadgen.arrivals.schedule import Schedule
 from loadgen.guard.lint import preflight
-from loadgen.plan import Plan, render_plan
-from loadgen.profile import load_profile
-from loadgen.schedule import Schedule
-from loadgen.targets import BUILTIN_LOCAL
+from loadgen.inputs.profile import load_profile
+from loadgen.inputs.targets import BUILTIN_LOCAL
 from tests.profile_text import profile_text, write
 
 stages = st.lists(

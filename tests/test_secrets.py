@@ -21,13 +21,13 @@ from pathlib import Path
 import orjson
 import pytest
 
+from loadgen.arrivals.plan import Plan, render_plan
 from loadgen.guard.brief import render_brief
 from loadgen.guard.lint import preflight
-from loadgen.plan import Plan, render_plan
-from loadgen.profile import Profile, load_profile
-from loadgen.results import read_artifact
-from loadgen.runner import RunOptions, run_profile
-from loadgen.targets import Target
+from loadgen.inputs.profile import Profile, load_profile
+from loadgen.inputs.targets import Target
+from loadgen.results.artifact import read_artifact
+from loadgen.run.runner import RunOptions, run_profile
 from tests.fault_servers import Reply, SeenRequest, responder
 from tests.run_support import (
     CliResult,
@@ -254,7 +254,7 @@ def test_status_reason_is_masked_whatever_a_component_says(
     def quoting_transport(url: str, *args: object, **kwargs: object) -> None:
         raise RuntimeError(f"cannot reach {url}")  # a library that quotes the URL as it is
 
-    monkeypatch.setattr("loadgen.runner.make_transport", quoting_transport)
+    monkeypatch.setattr("loadgen.run.runner.make_transport", quoting_transport)
     prof, target = smuggled
     out = tmp_path / "quoted.json"
     with pytest.raises(RuntimeError):

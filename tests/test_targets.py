@@ -9,7 +9,7 @@ import pytest
 
 from loadgen.errors import TargetError
 from loadgen.guard.lint import lint
-from loadgen.targets import (
+from loadgen.inputs.targets import (
     BUILTIN_LOCAL,
     LOCAL,
     find_targets_file,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from loadgen.arrivals.plan import Plan, render_chart
+from loadgen.arrivals.schedule import Schedule
 from loadgen.durations import format_duration
 from loadgen.guard.context import Context
 from loadgen.guard.events import merge_shares
@@ -21,11 +23,9 @@ from loadgen.guard.population import (
 )
 from loadgen.guard.rules import Verdict
 from loadgen.guard.timing import BERLIN
-from loadgen.plan import Plan, render_chart
-from loadgen.profile import Profile
-from loadgen.redact import redact_url
-from loadgen.schedule import Schedule
-from loadgen.targets import Target
+from loadgen.inputs.profile import Profile
+from loadgen.inputs.redact import redact_url
+from loadgen.inputs.targets import Target
 
 
 def excess_over(schedule: Schedule, limit: float) -> tuple[float, float]:

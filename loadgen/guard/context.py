@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from loadgen.arrivals.plan import schedule_of
+from loadgen.arrivals.schedule import Schedule
 from loadgen.guard.findings import Locator
-from loadgen.plan import schedule_of
-from loadgen.profile import Profile, ScenarioSpec
-from loadgen.schedule import Schedule
-from loadgen.targets import GuardLimits, Target
-from loadgen.tomlsource import KeyLines
+from loadgen.inputs.profile import Profile, ScenarioSpec
+from loadgen.inputs.targets import GuardLimits, Target
+from loadgen.inputs.tomlsource import KeyLines
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import orjson
 
 from loadgen.errors import Problem
-from loadgen.tomlsource import KeyLines
+from loadgen.inputs.tomlsource import KeyLines
 
 Severity = Literal["refusal", "warning"]
 INVALID = "input.invalid"

@@ -18,9 +18,9 @@ from loadgen.guard.approvals import Approval, ApprovalError, approval_path, load
 from loadgen.guard.findings import FORMATS, INVALID_RULES, Finding, from_problem, render
 from loadgen.guard.limits import unknown_target
 from loadgen.guard.rules import Verdict, evaluate
-from loadgen.inputfile import UnreadableInput, read_input
-from loadgen.profile import Profile, load_profile
-from loadgen.targets import (
+from loadgen.inputs.files import UnreadableInput, read_input
+from loadgen.inputs.profile import Profile, load_profile
+from loadgen.inputs.targets import (
     Target,
     display_path,
     find_targets_file,
@@ -28,7 +28,7 @@ from loadgen.targets import (
     no_targets_file_text,
     targets_file_candidates,
 )
-from loadgen.tomlsource import KeyLines, scan_key_lines
+from loadgen.inputs.tomlsource import KeyLines, scan_key_lines
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_INVALID = 0, 1, 3
 

@@ -25,7 +25,7 @@ import orjson
 
 from loadgen.guard.context import Context
 from loadgen.guard.findings import Finding
-from loadgen.profile import ScenarioSpec, UsersSpec
+from loadgen.inputs.profile import ScenarioSpec, UsersSpec
 
 EVENT_ENVELOPE = 512
 REQUEST_ENVELOPE = 512

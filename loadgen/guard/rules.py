@@ -18,9 +18,9 @@ from loadgen.guard.expiry import expiry_text
 from loadgen.guard.findings import Finding, Severity, describe
 from loadgen.guard.limits import APPROVABLE
 from loadgen.guard.verification import ApprovalFailure, verify
-from loadgen.profile import Profile
-from loadgen.targets import Target
-from loadgen.tomlsource import KeyLines
+from loadgen.inputs.profile import Profile
+from loadgen.inputs.targets import Target
+from loadgen.inputs.tomlsource import KeyLines
 
 CHECKS = (spike.check, limits.check, payload.check, population.check, events.check, timing.check)
 

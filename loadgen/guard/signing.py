@@ -16,8 +16,8 @@ from loadgen.guard.limits import APPROVABLE
 from loadgen.guard.lint import profile_lines
 from loadgen.guard.rules import evaluate
 from loadgen.guard.verification import verify
-from loadgen.profile import Profile
-from loadgen.targets import Target
+from loadgen.inputs.profile import Profile
+from loadgen.inputs.targets import Target
 
 TRUST_RULES = frozenset({"approval.no-trusted-keys", "approval.untrusted-key"})
 _NEVER = "no approval can cover these: fix the profile first, then sign it"

@@ -7,10 +7,10 @@ harmless floor are never spikes. No approval covers a spike: the fix is a ramp.
 
 from __future__ import annotations
 
+from loadgen.arrivals.schedule import Stage
 from loadgen.durations import format_duration
 from loadgen.guard.context import Context
 from loadgen.guard.findings import Finding
-from loadgen.schedule import Stage
 
 NEVER_APPROVABLE = "a spike is never approvable: no approval or flag bypasses it"
 _REL = 1e-9  # float slack, so that exactly-at-the-limit passes (100 req/s over 10 s at 10/s)

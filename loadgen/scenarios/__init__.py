@@ -19,6 +19,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from loadgen.arrivals.schedule import Schedule
+from loadgen.inputs.targets import CREDENTIAL_KEYS
+from loadgen.inputs.templates import Context, compile_properties
 from loadgen.scenarios import customerio, posthog, segment
 from loadgen.scenarios.base import (
     SERIAL_STRIDE,
@@ -35,12 +38,9 @@ from loadgen.scenarios.posthog import PostHog
 from loadgen.scenarios.replay import ReplayError, ReplayExhausted, ReplayScenario
 from loadgen.scenarios.segment import Segment
 from loadgen.scenarios.users import Journeys, Population
-from loadgen.schedule import Schedule
-from loadgen.targets import CREDENTIAL_KEYS
-from loadgen.templates import Context, compile_properties
 
 if TYPE_CHECKING:  # profile.py imports check_scenario from here: no runtime cycle
-    from loadgen.profile import LoadSpec, Profile, ScenarioSpec
+    from loadgen.inputs.profile import LoadSpec, Profile, ScenarioSpec
 
 
 def check_scenario(

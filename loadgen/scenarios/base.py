@@ -19,8 +19,8 @@ from typing import Any, Literal, NamedTuple, Protocol
 import orjson
 
 from loadgen import __version__
+from loadgen.inputs.templates import mix62, uuid_string
 from loadgen.scenarios.users import mix64
-from loadgen.templates import mix62, uuid_string
 from loadgen.transport.base import RequestSpec
 
 SERIAL_STRIDE = 10_000  # profile.MAX_BATCH_SIZE: events per request never exceed it

@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from loadgen import __version__
+from loadgen.inputs.templates import Iso8601
 from loadgen.scenarios.base import JSON_HEADERS, Ids, Op, RecordError, Wire
-from loadgen.templates import Iso8601
 
 SINGLE_PATH = "/i/v0/e/"
 BATCH_PATH = "/batch/"

@@ -46,7 +46,8 @@ from typing import IO, TYPE_CHECKING, Any, AnyStr
 import orjson
 
 from loadgen.errors import LoadgenError, Problem, ScenarioExhausted
-from loadgen.inputfile import UnreadableInput, open_regular, read_input
+from loadgen.inputs.files import UnreadableInput, open_regular, read_input
+from loadgen.inputs.tomlsource import KeyLines, scan_key_lines
 from loadgen.scenarios.base import (
     SERIAL_STRIDE,
     ApiFormat,
@@ -57,10 +58,9 @@ from loadgen.scenarios.base import (
     Timeline,
     Wire,
 )
-from loadgen.tomlsource import KeyLines, scan_key_lines
 
 if TYPE_CHECKING:  # profile.py imports this package (check_scenario): no import cycle
-    from loadgen.profile import Profile, ScenarioSpec
+    from loadgen.inputs.profile import Profile, ScenarioSpec
 
 Record = tuple[int, dict[str, Any] | str]  # (line, record or what is wrong with it)
 _CSV_FIXED = ("event", "distinct_id", "timestamp", "uuid")

@@ -13,8 +13,8 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
+from loadgen.inputs.templates import Iso8601
 from loadgen.scenarios.base import JSON_HEADERS, LIBRARY, Ids, Op, RecordError, Wire
-from loadgen.templates import Iso8601
 
 BATCH_PATH = "/v1/batch"
 MAX_BATCH_EVENTS = 2500

@@ -29,7 +29,7 @@ import math
 from array import array
 from functools import lru_cache
 
-from loadgen.templates import mix62, uuid_string
+from loadgen.inputs.templates import mix62, uuid_string
 
 HEAD = 1 << 16
 _M64 = (1 << 64) - 1

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from loadgen import __version__
-from loadgen.redact import redact_url
+from loadgen.inputs.redact import redact_url
 from loadgen.transport.base import ErrorKind
 
 MAX_BODY_BYTES = 64 * 1024  # response bytes kept per request; the rest is read and dropped

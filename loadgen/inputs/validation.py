@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from loadgen.durations import MAX_DURATION_S, DurationError, parse_duration
 from loadgen.errors import Problem
-from loadgen.tomlsource import KeyLines
+from loadgen.inputs.tomlsource import KeyLines
 
 T = TypeVar("T")
 MAX_RATE = 1_000_000.0  # requests/s: more than any single generator or API could mean

@@ -2,7 +2,7 @@
 write it atomically, read it back, and merge several into one without loss.
 
 The artifact is a public interface for dashboards; every field is documented in
-docs/results.md and described in loadgen/schema/results-v1.schema.json. Counts are
+docs/results.md and described in loadgen/results/schema/results-v1.schema.json. Counts are
 additive and histograms are stored in the standard HdrHistogram base64 encoding, so
 `merge_artifacts` recomputes every percentile exactly.
 """
@@ -57,7 +57,7 @@ class ResultsError(LoadgenError):
 
 class ArtifactWriteError(ResultsError):
     """The filesystem refused the artifact (full, read-only, gone): a valid one elsewhere
-    would do (`loadgen.output.write_or_fallback`)."""
+    would do (`loadgen.results.output.write_or_fallback`)."""
 
 
 def generator_verdict(
@@ -176,7 +176,7 @@ def _generator_block(generator: dict[str, Any], lag: Doc) -> Doc:
 
 def schema() -> dict[str, Any]:
     """The shipped JSON Schema (draft 2020-12) of the artifact, freshly parsed."""
-    text = resources.files("loadgen.schema").joinpath(SCHEMA_RESOURCE).read_text("utf-8")
+    text = resources.files("loadgen.results.schema").joinpath(SCHEMA_RESOURCE).read_text("utf-8")
     loaded: dict[str, Any] = json.loads(text)
     return loaded
 

@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Literal, Protocol
 
-from loadgen.clock import Clock, Timer
+from loadgen.arrivals.mix import ScenarioMix
+from loadgen.arrivals.schedule import FULL, Schedule, Segment
 from loadgen.errors import ScenarioExhausted
-from loadgen.mix import ScenarioMix
-from loadgen.schedule import FULL, Schedule, Segment
+from loadgen.run.clock import Clock, Timer
 from loadgen.transport.base import Outcome, RequestSpec, Response, Transport
 
 RunStatus = Literal["completed", "interrupted", "aborted"]
@@ -86,7 +86,7 @@ class Safety(Protocol):
 
 
 class Cap(Protocol):
-    """The rate cap (`loadgen.ratecap.RateCap`): 0.0 = send now, else seconds to wait."""
+    """The rate cap (`loadgen.run.ratecap.RateCap`): 0.0 = send now, else seconds to wait."""
 
     def take(self) -> float: ...
 

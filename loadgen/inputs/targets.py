@@ -7,7 +7,7 @@ with `--targets FILE`. The built-in target `local` always exists: it is the embe
 Credentials are never written in the file: it names environment variables, whose values
 are read only when a run starts and never logged or written to an artifact. A URL with
 credentials in it (`user:pass@`, a query or a fragment) and a token value pasted where a
-variable name belongs are refused, without echoing the secret (see `loadgen.redact`).
+variable name belongs are refused, without echoing the secret (see `loadgen.inputs.redact`).
 """
 
 from __future__ import annotations
@@ -20,10 +20,15 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from loadgen.errors import Problem, TargetError
-from loadgen.redact import bad_variable_name, redact_url, url_has_secret_parts, variable_name_fix
-from loadgen.tomlsource import KeyLines, load_toml
+from loadgen.inputs.redact import (
+    bad_variable_name,
+    redact_url,
+    url_has_secret_parts,
+    variable_name_fix,
+)
+from loadgen.inputs.tomlsource import KeyLines, load_toml
+from loadgen.inputs.validation import MAX_RATE, Reader, join
 from loadgen.transport.common import parse_origin
-from loadgen.validation import MAX_RATE, Reader, join
 
 Environment = Literal["local", "staging", "production"]
 TransportKind = Literal["auto", "fast", "httpx"]

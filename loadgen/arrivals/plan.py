@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from loadgen.arrivals.schedule import Schedule
 from loadgen.durations import format_duration
-from loadgen.profile import Profile
-from loadgen.redact import redact_url
-from loadgen.schedule import Schedule
-from loadgen.targets import Target
+from loadgen.inputs.profile import Profile
+from loadgen.inputs.redact import redact_url
+from loadgen.inputs.targets import Target
 
 _BLOCKS = " ▁▂▃▄▅▆▇█"
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from loadgen.errors import ResultsNotWritten, UsageError
-from loadgen.results import ArtifactWriteError, write_artifact
+from loadgen.results.artifact import ArtifactWriteError, write_artifact
 
 DEFAULT_DIR = Path("results")
 PROBE_BYTES = 64 * 1024  # an artifact's order of size: a full disk shows before the run

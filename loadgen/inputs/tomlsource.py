@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from loadgen.errors import InvalidInputError, Problem
-from loadgen.inputfile import UnreadableInput, read_input
+from loadgen.inputs.files import UnreadableInput, read_input
 
 _HEADER_NAME = r"""((?:[^\[\]"']|"[^"]*"|'[^']*')+?)"""  # a quoted part may hold brackets
 _TABLE = re.compile(rf"^\s*\[\s*{_HEADER_NAME}\s*\]\s*(#.*)?$")

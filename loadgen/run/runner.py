@@ -20,24 +20,24 @@ from pathlib import Path
 from typing import Any
 
 from loadgen import interrupts
-from loadgen.clock import MonotonicClock
-from loadgen.cpuwatch import CpuWatch
-from loadgen.engine import Engine, EngineConfig, EngineOutcome
+from loadgen.arrivals.mix import ScenarioMix
+from loadgen.arrivals.plan import schedule_of
+from loadgen.arrivals.schedule import FULL, Segment
 from loadgen.errors import LoadgenError
 from loadgen.guard.runtime import RetryBackoff, SafetyMonitor
+from loadgen.inputs.profile import Profile
+from loadgen.inputs.redact import redact_urls
+from loadgen.inputs.targets import Target
 from loadgen.metrics import RunMetrics
-from loadgen.mix import ScenarioMix
 from loadgen.mock.process import LocalMock
-from loadgen.output import write_or_fallback
-from loadgen.plan import schedule_of
-from loadgen.profile import Profile
-from loadgen.ratecap import RateCap
-from loadgen.redact import redact_urls
 from loadgen.report.live import DisplayMode, show_progress
-from loadgen.results import build_artifact, default_artifact_path, generator_verdict
+from loadgen.results.artifact import build_artifact, default_artifact_path, generator_verdict
+from loadgen.results.output import write_or_fallback
+from loadgen.run.clock import MonotonicClock
+from loadgen.run.cpuwatch import CpuWatch
+from loadgen.run.engine import Engine, EngineConfig, EngineOutcome
+from loadgen.run.ratecap import RateCap
 from loadgen.scenarios import ScenarioSet
-from loadgen.schedule import FULL, Segment
-from loadgen.targets import Target
 from loadgen.transport.base import Transport
 from loadgen.transport.factory import make_transport
 

@@ -17,10 +17,10 @@ from typing import Any, Literal, cast
 import orjson
 
 from loadgen.errors import ProfileError
+from loadgen.inputs.templates import check as check_properties
+from loadgen.inputs.tomlsource import load_toml
+from loadgen.inputs.validation import Reader, join
 from loadgen.scenarios import check_scenario
-from loadgen.templates import check as check_properties
-from loadgen.tomlsource import load_toml
-from loadgen.validation import Reader, join
 
 Api = Literal["posthog", "customerio", "segment"]
 Kind = Literal["identify", "track", "alias", "batch"]

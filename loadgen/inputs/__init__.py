@@ -1,0 +1,1 @@
+"""What the user hands in, read strictly: TOML source, validation, profiles, targets, templates."""
