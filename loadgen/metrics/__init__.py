@@ -10,7 +10,7 @@ from loadgen.metrics.recorder import (
     RunMetrics,
     ScenarioMeasurements,
 )
-from loadgen.transport.base import ERROR_KINDS
+from loadgen.transport import ERROR_KINDS
 
 __all__ = [
     "ERROR_KINDS",

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from loadgen.transport.base import ERROR_KINDS
+from loadgen.transport import ERROR_KINDS
 
 STATUS_CLASSES: tuple[str, ...] = ("2xx", "3xx", "4xx", "429", "5xx", "other")
 RETRY_FLAG = 1 << 20

@@ -88,31 +88,31 @@ class RunMetrics:
     """Recorder for one run. Not thread-safe: one event loop calls it."""
 
     __slots__ = (
-        "_buf",
-        "_clamped",
-        "_d_n",
-        "_d_sec",
-        "_dropped",
-        "_err_h",
-        "_f_n",
-        "_f_sec",
+        "_clamped_count",
+        "_dropped_by_scenario",
+        "_dropped_in_second",
+        "_dropped_second",
+        "_error_latency_hists",
+        "_finished_buffers",
+        "_finished_second",
+        "_finished_unflushed",
         "_flush_at",
-        "_lag",
-        "_lag_h",
-        "_lat_h",
-        "_names",
+        "_lag_buffer",
+        "_lag_hist",
+        "_latency_hists",
+        "_merged_latency",
         "_outcomes",
-        "_p_n",
-        "_p_sec",
-        "_planned",
-        "_ra_count",
-        "_ra_max",
-        "_s_n",
-        "_s_sec",
-        "_scratch",
-        "_sent",
+        "_planned_in_second",
+        "_planned_second",
+        "_planned_total",
+        "_retry_after_count",
+        "_retry_after_max_s",
+        "_scenario_names",
+        "_sent_by_scenario",
         "_series",
-        "_svc_h",
+        "_service_hists",
+        "_started_in_second",
+        "_started_second",
     )
 
     def __init__(self, scenario_names: Sequence[str], *, flush_at: int = FLUSH_AT) -> None:
@@ -122,57 +122,59 @@ class RunMetrics:
         if flush_at < 1:
             raise ValueError(f"flush_at must be at least 1, got {flush_at}")
         n = len(names)
-        self._names = names
+        self._scenario_names = names
         self._flush_at = flush_at
         self._series = Series()
-        # hot-path state: (current second, count in it) per event kind, committed on rollover
-        self._p_sec = self._p_n = self._planned = 0
-        self._s_sec = self._s_n = 0
-        self._d_sec = self._d_n = 0
-        self._f_sec = self._f_n = 0
-        self._sent = [0] * n
-        self._dropped = [0] * n
+        # hot-path state: per event kind, the current second and the count in it so far,
+        # added to the series when a later second starts (the finished attempts instead
+        # count what waits in the buffers, flushed at `flush_at` or a new second)
+        self._planned_second = self._planned_in_second = self._planned_total = 0
+        self._started_second = self._started_in_second = 0
+        self._dropped_second = self._dropped_in_second = 0
+        self._finished_second = self._finished_unflushed = 0
+        self._sent_by_scenario = [0] * n
+        self._dropped_by_scenario = [0] * n
         # per scenario, finished attempts as (latency_us, service_us, outcome code) triples
-        self._buf = [array("q") for _ in range(n)]
-        self._lag = array("q")
+        self._finished_buffers = [array("q") for _ in range(n)]
+        self._lag_buffer = array("q")
         self._outcomes = [Outcomes() for _ in range(n)]
-        self._lat_h = [hdr.new_histogram() for _ in range(n)]
-        self._svc_h = [hdr.new_histogram() for _ in range(n)]
-        self._err_h = [hdr.new_histogram() for _ in range(n)]
-        self._lag_h = hdr.new_histogram()
-        self._scratch = hdr.new_histogram()
-        self._ra_count = 0
-        self._ra_max: float | None = None
-        self._clamped = 0
+        self._latency_hists = [hdr.new_histogram() for _ in range(n)]
+        self._service_hists = [hdr.new_histogram() for _ in range(n)]
+        self._error_latency_hists = [hdr.new_histogram() for _ in range(n)]
+        self._lag_hist = hdr.new_histogram()
+        self._merged_latency = hdr.new_histogram()  # reused by latency_all()
+        self._retry_after_count = 0
+        self._retry_after_max_s: float | None = None
+        self._clamped_count = 0
 
     @property
     def scenario_names(self) -> list[str]:
-        return list(self._names)
+        return list(self._scenario_names)
 
     # -- hot path -------------------------------------------------------------------------
 
     def record_planned(self, t_s: float) -> None:
         """An arrival came due at offset `t_s` (counted even if it is then dropped)."""
         sec = int(t_s)
-        if sec != self._p_sec:
+        if sec != self._planned_second:
             self._commit_planned(sec)
-        self._p_n += 1
+        self._planned_in_second += 1
 
     def record_dropped(self, scenario: int, t_s: float) -> None:
         """An arrival found no room under max_in_flight."""
-        self._dropped[scenario] += 1
+        self._dropped_by_scenario[scenario] += 1
         sec = int(t_s)
-        if sec != self._d_sec:
+        if sec != self._dropped_second:
             self._commit_dropped(sec)
-        self._d_n += 1
+        self._dropped_in_second += 1
 
     def record_started(self, scenario: int, t_s: float) -> None:
         """An attempt (first or retry) was sent at `t_s`."""
-        self._sent[scenario] += 1
+        self._sent_by_scenario[scenario] += 1
         sec = int(t_s)
-        if sec != self._s_sec:
+        if sec != self._started_second:
             self._commit_started(sec)
-        self._s_n += 1
+        self._started_in_second += 1
 
     def record_response(
         self,
@@ -186,15 +188,15 @@ class RunMetrics:
     ) -> None:
         """An attempt got an HTTP response at `t_s` (any status)."""
         sec = int(t_s)
-        if sec != self._f_sec:
+        if sec != self._finished_second:
             self._flush_finished(sec)
-        self._buf[scenario].extend(
+        self._finished_buffers[scenario].extend(
             (latency_us, service_us, status | RETRY_FLAG if attempt else status)
         )
         if retry_after_s is not None:
             self._note_retry_after(retry_after_s)
-        self._f_n += 1
-        if self._f_n >= self._flush_at:
+        self._finished_unflushed += 1
+        if self._finished_unflushed >= self._flush_at:
             self._flush_finished(sec)
 
     def record_error(
@@ -208,17 +210,19 @@ class RunMetrics:
     ) -> None:
         """An attempt ended without a response (`kind` from ERROR_KINDS; unknown -> other)."""
         sec = int(t_s)
-        if sec != self._f_sec:
+        if sec != self._finished_second:
             self._flush_finished(sec)
         code = KIND_CODES.get(kind, OTHER_ERROR_CODE)
-        self._buf[scenario].extend((latency_us, service_us, code | RETRY_FLAG if attempt else code))
-        self._f_n += 1
-        if self._f_n >= self._flush_at:
+        self._finished_buffers[scenario].extend(
+            (latency_us, service_us, code | RETRY_FLAG if attempt else code)
+        )
+        self._finished_unflushed += 1
+        if self._finished_unflushed >= self._flush_at:
             self._flush_finished(sec)
 
     def record_lag(self, lag_us: int) -> None:
         """How late the scheduler started an arrival (0 when on time)."""
-        lag = self._lag
+        lag = self._lag_buffer
         lag.append(lag_us)
         if len(lag) >= self._flush_at:
             self._flush_lag()
@@ -226,32 +230,34 @@ class RunMetrics:
     # -- bulk side --------------------------------------------------------------------------
 
     def _note_retry_after(self, seconds: float) -> None:
-        self._ra_count += 1
-        if self._ra_max is None or seconds > self._ra_max:
-            self._ra_max = seconds
+        self._retry_after_count += 1
+        if self._retry_after_max_s is None or seconds > self._retry_after_max_s:
+            self._retry_after_max_s = seconds
 
     def _commit_planned(self, sec: int) -> None:
-        self._series.add(self._p_sec, PLANNED, self._p_n)
-        self._planned += self._p_n
-        self._p_sec, self._p_n = sec, 0
+        self._series.add(self._planned_second, PLANNED, self._planned_in_second)
+        self._planned_total += self._planned_in_second
+        self._planned_second, self._planned_in_second = sec, 0
 
     def _commit_dropped(self, sec: int) -> None:
-        self._series.add(self._d_sec, DROPPED, self._d_n)
-        self._d_sec, self._d_n = sec, 0
+        self._series.add(self._dropped_second, DROPPED, self._dropped_in_second)
+        self._dropped_second, self._dropped_in_second = sec, 0
 
     def _commit_started(self, sec: int) -> None:
-        self._series.add(self._s_sec, STARTED, self._s_n)
-        self._s_sec, self._s_n = sec, 0
+        self._series.add(self._started_second, STARTED, self._started_in_second)
+        self._started_second, self._started_in_second = sec, 0
 
     def _flush_finished(self, next_sec: int) -> None:
-        """Move the buffered attempts (all finished in second `_f_sec`) into histograms."""
-        sec, series = self._f_sec, self._series
-        for i, buf in enumerate(self._buf):
+        """Move the buffered attempts (all finished in `_finished_second`) into histograms."""
+        sec, series = self._finished_second, self._series
+        for i, buf in enumerate(self._finished_buffers):
             if not buf:
                 continue
             latencies = Counter(buf[0::3])
-            self._clamped += hdr.record_counts(latencies, self._lat_h[i], series.histogram_for(sec))
-            self._clamped += hdr.record_counts(Counter(buf[1::3]), self._svc_h[i])
+            self._clamped_count += hdr.record_counts(
+                latencies, self._latency_hists[i], series.histogram_for(sec)
+            )
+            self._clamped_count += hdr.record_counts(Counter(buf[1::3]), self._service_hists[i])
             completed, status_429, errors = series_counts(self._outcomes[i].add(buf[2::3]))
             if errors:
                 self._record_error_latency(i, buf)
@@ -259,7 +265,7 @@ class RunMetrics:
             series.add(sec, STATUS_429, status_429)
             series.add(sec, ERRORS, errors)
             del buf[:]
-        self._f_sec, self._f_n = next_sec, 0
+        self._finished_second, self._finished_unflushed = next_sec, 0
 
     def _record_error_latency(self, scenario: int, buf: array[int]) -> None:
         """The latencies of the transport errors in `buf` (a Python step per error only,
@@ -269,26 +275,28 @@ class RunMetrics:
             for latency, code in zip(buf[0::3], buf[2::3], strict=True)
             if code & ~RETRY_FLAG >= ERROR_BASE
         )
-        hdr.record_counts(failed, self._err_h[scenario])  # clamped already counted above
+        hdr.record_counts(
+            failed, self._error_latency_hists[scenario]
+        )  # clamped already counted above
 
     def _flush_lag(self) -> None:
-        if self._lag:
-            self._clamped += hdr.record_counts(Counter(self._lag), self._lag_h)
-            del self._lag[:]
+        if self._lag_buffer:
+            self._clamped_count += hdr.record_counts(Counter(self._lag_buffer), self._lag_hist)
+            del self._lag_buffer[:]
 
     def flush(self) -> None:
         """Drain every buffer into the histograms and series (keeps the current seconds)."""
-        self._commit_planned(self._p_sec)
-        self._commit_dropped(self._d_sec)
-        self._commit_started(self._s_sec)
-        self._flush_finished(self._f_sec)
+        self._commit_planned(self._planned_second)
+        self._commit_dropped(self._dropped_second)
+        self._commit_started(self._started_second)
+        self._flush_finished(self._finished_second)
         self._flush_lag()
 
     # -- reading ----------------------------------------------------------------------------
 
     def buffered(self) -> int:
         """Values waiting in buffers (bounded by `flush_at` per buffer kind)."""
-        return sum(map(len, self._buf)) // 3 + len(self._lag)
+        return sum(map(len, self._finished_buffers)) // 3 + len(self._lag_buffer)
 
     def series_seconds(self) -> int:
         return len(self._series)
@@ -296,16 +304,16 @@ class RunMetrics:
     def lag_percentile_ms(self, percentile: float) -> float:
         """Scheduler lag at `percentile` (0 when nothing started yet)."""
         self._flush_lag()
-        return hdr.percentile_ms(self._lag_h, percentile) or 0.0
+        return hdr.percentile_ms(self._lag_hist, percentile) or 0.0
 
     def latency_all(self) -> HdrHistogram:
         """All scenarios' latency in one histogram (a reused scratch copy: read it at once)."""
-        if len(self._lat_h) == 1:
-            return self._lat_h[0]
-        hdr.clear(self._scratch)
-        for h in self._lat_h:
-            hdr.add_into(self._scratch, h)
-        return self._scratch
+        if len(self._latency_hists) == 1:
+            return self._latency_hists[0]
+        hdr.clear(self._merged_latency)
+        for h in self._latency_hists:
+            hdr.add_into(self._merged_latency, h)
+        return self._merged_latency
 
     def snapshot(self, now_s: float | None = None) -> LiveSnapshot:
         """Counts so far (flushes first). The achieved rate is the sends of the last full
@@ -317,14 +325,18 @@ class RunMetrics:
             total.merge(outcomes)
         tally = total.tally()
         completed, errors = tally.completed, tally.errors
-        started = sum(self._sent)
-        current = int(now_s) if now_s is not None else max(self._p_sec, self._s_sec, self._f_sec)
+        started = sum(self._sent_by_scenario)
+        current = (
+            int(now_s)
+            if now_s is not None
+            else max(self._planned_second, self._started_second, self._finished_second)
+        )
         p50, p95, p99 = hdr.percentiles_us(self.latency_all(), (50.0, 95.0, 99.0))
         return LiveSnapshot(
-            planned=self._planned,
+            planned=self._planned_total,
             started=started,
             completed=completed,
-            dropped=sum(self._dropped),
+            dropped=sum(self._dropped_by_scenario),
             in_flight=started - completed - errors,
             retries=total.retries(),
             status=tally.status,
@@ -344,22 +356,22 @@ class RunMetrics:
         scenarios = tuple(
             ScenarioMeasurements(
                 name,
-                self._sent[i],
-                self._dropped[i],
+                self._sent_by_scenario[i],
+                self._dropped_by_scenario[i],
                 self._outcomes[i],
-                self._lat_h[i],
-                self._svc_h[i],
-                self._err_h[i],
+                self._latency_hists[i],
+                self._service_hists[i],
+                self._error_latency_hists[i],
             )
-            for i, name in enumerate(self._names)
+            for i, name in enumerate(self._scenario_names)
         )
         return Measurements(
-            planned=self._planned,
+            planned=self._planned_total,
             scenarios=scenarios,
-            lag=self._lag_h,
-            retry_after_count=self._ra_count,
-            retry_after_max_s=self._ra_max,
-            clamped=self._clamped,
+            lag=self._lag_hist,
+            retry_after_count=self._retry_after_count,
+            retry_after_max_s=self._retry_after_max_s,
+            clamped=self._clamped_count,
             series=self._series.rows(),
             series_histograms=self._series.histograms(),
         )

@@ -34,14 +34,14 @@ def row_percentiles(h: HdrHistogram) -> tuple[float | None, ...]:
 
 
 class Series:
-    __slots__ = ("_encoded", "_open", "_open_sec", "_percentiles", "_rows")
+    __slots__ = ("_encoded", "_open_histogram", "_open_second", "_percentiles", "_rows")
 
     def __init__(self) -> None:
         self._rows: dict[int, list[int]] = {}
         self._percentiles: dict[int, tuple[float | None, ...]] = {}
         self._encoded: dict[int, str] = {}
-        self._open = hdr.new_histogram()
-        self._open_sec: int | None = None
+        self._open_histogram = hdr.new_histogram()
+        self._open_second: int | None = None
 
     def add(self, sec: int, field: int, n: int) -> None:
         if not n:
@@ -55,25 +55,25 @@ class Series:
     def histogram_for(self, sec: int) -> HdrHistogram:
         """The live histogram of second `sec`, for latencies of attempts finished in it."""
         sec = max(sec, 0)
-        if sec != self._open_sec:
+        if sec != self._open_second:
             self.close()
-            self._open_sec = sec
+            self._open_second = sec
             previous = self._encoded.pop(sec, None)
             if previous is not None:
-                hdr.add_into(self._open, hdr.decode(previous))
-        return self._open
+                hdr.add_into(self._open_histogram, hdr.decode(previous))
+        return self._open_histogram
 
     def close(self) -> None:
         """Close the open second: keep its percentiles and encoding, reuse the histogram."""
-        sec = self._open_sec
+        sec = self._open_second
         if sec is None:
             return
-        self._open_sec = None
-        if not self._open.total_count:
+        self._open_second = None
+        if not self._open_histogram.total_count:
             return
-        self._percentiles[sec] = row_percentiles(self._open)
-        self._encoded[sec] = hdr.encode(self._open)
-        hdr.clear(self._open)
+        self._percentiles[sec] = row_percentiles(self._open_histogram)
+        self._encoded[sec] = hdr.encode(self._open_histogram)
+        hdr.clear(self._open_histogram)
 
     def started_in(self, sec: int) -> int:
         return self.count_in(sec, STARTED)
