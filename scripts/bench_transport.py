@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from loadgen.transport.base import RequestSpec, TransportError  # noqa: E402 - after path fix
+from loadgen.transport import RequestSpec, TransportError  # noqa: E402 - after path fix
 from loadgen.transport.factory import TransportChoice, make_transport  # noqa: E402
 
 EVENT = (

@@ -17,7 +17,7 @@ from loadgen.arrivals.schedule import Schedule
 from loadgen.errors import ScenarioExhausted
 from loadgen.run.clock import FakeClock
 from loadgen.run.engine import Engine, EngineConfig, EngineOutcome
-from loadgen.transport.base import OnDone, RequestSpec, Response, TaskSubmitter, TransportError
+from loadgen.transport import OnDone, RequestSpec, Response, TaskSubmitter, TransportError
 
 
 @dataclass

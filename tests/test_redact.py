@@ -13,7 +13,7 @@ from loadgen.inputs.redact import (
     redact_urls,
     url_has_secret_parts,
 )
-from loadgen.transport.common import parse_origin
+from loadgen.transport.origin import parse_origin
 
 # (URL, as shown)
 URLS = [

@@ -17,8 +17,14 @@ from typing import Any
 import pytest
 import uvloop
 
-from loadgen.transport.base import RequestSpec, Response, Transport, TransportError
-from loadgen.transport.common import MAX_BODY_BYTES, USER_AGENT
+from loadgen.transport import (
+    MAX_BODY_BYTES,
+    USER_AGENT,
+    RequestSpec,
+    Response,
+    Transport,
+    TransportError,
+)
 from loadgen.transport.fast import FastTransport
 from loadgen.transport.httpx_transport import HttpxTransport
 from tests.fault_servers import (

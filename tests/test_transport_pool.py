@@ -17,8 +17,7 @@ from typing import Any
 
 import pytest
 
-from loadgen.transport.base import OnDone, Outcome, RequestSpec, TransportError
-from loadgen.transport.common import parse_origin
+from loadgen.transport import OnDone, Outcome, RequestSpec, TransportError, parse_origin
 from loadgen.transport.connection import Connection
 from loadgen.transport.pool import ConnectionPool
 

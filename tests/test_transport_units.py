@@ -1,11 +1,14 @@
 """Table and property tests for the transports' pure parts: Retry-After, URLs, request
-heads, error kinds and the factory. Socket behaviour is in test_transport_conformance.py."""
+heads, error kinds, the factory and the package face. Socket behaviour is in
+test_transport_conformance.py."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
 import ssl
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -15,12 +18,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loadgen.transport.base import ErrorKind, RequestSpec, TransportError
-from loadgen.transport.common import USER_AGENT, Origin, os_error_kind, parse_origin
+from loadgen.transport import (
+    USER_AGENT,
+    ErrorKind,
+    Origin,
+    RequestSpec,
+    TransportError,
+    parse_origin,
+)
 from loadgen.transport.factory import HTTPX_MAX_RPS, make_transport
 from loadgen.transport.fast import FastTransport
 from loadgen.transport.httpx_transport import HttpxTransport, describe, httpx_error_kind
 from loadgen.transport.retry_after import parse_retry_after
+from loadgen.transport.socket_layer import os_error_kind
 from loadgen.transport.wire import encode_head
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC).timestamp()
@@ -258,3 +268,31 @@ def test_factory_rejects_unusable_urls(url: str) -> None:
 def test_http2_without_h2_says_how_to_install_it() -> None:
     with pytest.raises(ValueError, match=r"pip install httpx\[http2\]"):
         HttpxTransport("https://127.0.0.1:1", http2=True)
+
+
+# -- the package face --------------------------------------------------------------------
+
+
+def test_the_face_names_what_it_exports() -> None:
+    import loadgen.transport as face
+
+    missing = [name for name in face.__all__ if not hasattr(face, name)]
+    assert missing == []
+    assert face.make_transport is make_transport
+    assert face.HTTPX_MAX_RPS == HTTPX_MAX_RPS
+    assert face.parse_origin is parse_origin
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        face.Nope  # noqa: B018 - the attribute access is the test
+
+
+def test_the_face_leaves_the_clients_and_asyncio_unloaded() -> None:
+    # lint and the profile reader import the contract; they must not pay for the clients
+    probe = (
+        "import sys, loadgen.transport;"
+        "print(sorted(m for m in ('asyncio', 'httpx', 'httptools', 'loadgen.transport.factory',"
+        " 'loadgen.transport.task_submitter') if m in sys.modules))"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert shown.stdout.strip() == "[]"

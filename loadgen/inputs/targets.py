@@ -28,7 +28,7 @@ from loadgen.inputs.redact import (
 )
 from loadgen.inputs.tomlsource import KeyLines, load_toml
 from loadgen.inputs.validation import MAX_RATE, Reader, join
-from loadgen.transport.common import parse_origin
+from loadgen.transport import parse_origin
 
 Environment = Literal["local", "staging", "production"]
 TransportKind = Literal["auto", "fast", "httpx"]

@@ -31,7 +31,7 @@ from loadgen.arrivals.mix import ScenarioMix
 from loadgen.arrivals.schedule import FULL, Schedule, Segment
 from loadgen.errors import ScenarioExhausted
 from loadgen.run.clock import Clock, Timer
-from loadgen.transport.base import Outcome, RequestSpec, Response, Transport
+from loadgen.transport import Outcome, RequestSpec, Response, Transport
 
 RunStatus = Literal["completed", "interrupted", "aborted"]
 

@@ -38,7 +38,7 @@ from loadgen.run.cpuwatch import CpuWatch
 from loadgen.run.engine import Engine, EngineConfig, EngineOutcome
 from loadgen.run.ratecap import RateCap
 from loadgen.scenarios import ScenarioSet
-from loadgen.transport.base import Transport
+from loadgen.transport import Transport
 from loadgen.transport.factory import make_transport
 
 EXIT_BY_STATUS = {"completed": 0, "interrupted": 130, "aborted": 5}

@@ -21,7 +21,7 @@ import orjson
 from loadgen import __version__
 from loadgen.inputs.templates import mix62, uuid_string
 from loadgen.scenarios.users import mix64
-from loadgen.transport.base import RequestSpec
+from loadgen.transport import RequestSpec
 
 SERIAL_STRIDE = 10_000  # profile.MAX_BATCH_SIZE: events per request never exceed it
 USER_AGENT = f"loadgen/{__version__}"

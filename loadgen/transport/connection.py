@@ -16,9 +16,15 @@ from typing import Protocol, cast
 
 import httptools
 
-from loadgen.transport.base import ErrorKind, Outcome, Response, TransportError
-from loadgen.transport.common import MAX_BODY_BYTES, os_error_kind
+from loadgen.transport.contract import (
+    MAX_BODY_BYTES,
+    ErrorKind,
+    Outcome,
+    Response,
+    TransportError,
+)
 from loadgen.transport.retry_after import parse_retry_after
+from loadgen.transport.socket_layer import os_error_kind
 
 
 class Pool(Protocol):

@@ -1,16 +1,22 @@
 """The transport contract: send a prepared request, awaited (`send`) or with a callback
 (`submit`, the engine's hot path: no task and no future per request).
+Types only, no asyncio: scenarios and the profile reader import them for `loadgen lint` too.
 
-The engine only sees this module; `fast.py` and `httpx_transport.py` implement it.
+The engine only sees this contract (through the package face, `loadgen.transport`);
+`fast.py` and `httpx_transport.py` implement it, and the conformance suite holds both to it.
 Errors never escape as arbitrary exceptions: every failure to get a response is a
 `TransportError` with a `kind` the metrics count by.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Literal, NamedTuple, Protocol
+
+from loadgen import __version__
+
+MAX_BODY_BYTES = 64 * 1024  # response bytes kept per request; the rest is read and dropped
+USER_AGENT = f"loadgen/{__version__}"  # sent unless the request sets its own
 
 ErrorKind = Literal["refused", "reset", "timeout", "protocol", "tls", "dns", "closed", "other"]
 ERROR_KINDS: tuple[ErrorKind, ...] = (
@@ -81,41 +87,3 @@ class Transport(Protocol):
     async def aclose(self) -> None:
         """Close every connection; later sends raise `TransportError("closed")`."""
         ...
-
-
-class TaskSubmitter:
-    """`submit` for what only has `send`: one task per request, kept so `cancel` can stop
-    them, each still reporting "closed" (the fast transport uses it for its slow paths:
-    opening a connection, the one retry, a submit after close)."""
-
-    __slots__ = ("_send", "_tasks")
-
-    def __init__(self, send: Callable[[RequestSpec], Awaitable[Response]]) -> None:
-        self._send = send
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def submit(self, request: RequestSpec, on_done: OnDone) -> None:
-        self.run(self._send(request), on_done)
-
-    def run(self, pending: Awaitable[Response], on_done: OnDone) -> None:
-        """Deliver what `pending` gives (a response or a `TransportError`) to `on_done`."""
-        task = asyncio.get_running_loop().create_task(_deliver(pending, on_done))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def cancel(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-
-
-async def _deliver(pending: Awaitable[Response], on_done: OnDone) -> None:
-    try:
-        outcome: Outcome = await pending
-    except TransportError as exc:
-        outcome = exc
-    except asyncio.CancelledError:  # the transport was closed: say so, as `send` would
-        on_done(TransportError("closed", "transport closed before the response"))
-        raise
-    except Exception as exc:  # a bug must still end the request, counted, not hang the run
-        outcome = TransportError("other", f"{exc!r}")
-    on_done(outcome)

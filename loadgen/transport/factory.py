@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from loadgen.transport.base import Transport
-from loadgen.transport.common import parse_origin
+from loadgen.transport.contract import Transport
 from loadgen.transport.fast import FastTransport
 from loadgen.transport.httpx_transport import HttpxTransport
+from loadgen.transport.origin import parse_origin
 
 TransportChoice = Literal["auto", "fast", "httpx"]
 

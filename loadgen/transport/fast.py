@@ -30,17 +30,18 @@ from collections.abc import Callable
 from functools import partial
 from typing import cast
 
-from loadgen.transport.base import (
+from loadgen.transport.connection import Connection, StaleConnection
+from loadgen.transport.contract import (
     OnDone,
     Outcome,
     RequestSpec,
     Response,
-    TaskSubmitter,
     TransportError,
 )
-from loadgen.transport.common import client_ssl_context, parse_origin
-from loadgen.transport.connection import Connection, StaleConnection
+from loadgen.transport.origin import parse_origin
 from loadgen.transport.pool import ConnectionPool
+from loadgen.transport.socket_layer import client_ssl_context
+from loadgen.transport.task_submitter import TaskSubmitter
 from loadgen.transport.wire import HEAD_CACHE_LIMIT, encode_head
 
 _HeadKey = tuple[str, str, tuple[tuple[str, str], ...]]

@@ -23,22 +23,19 @@ from typing import Any
 
 import httpx
 
-from loadgen.transport.base import (
+from loadgen.transport.contract import (
+    MAX_BODY_BYTES,
+    USER_AGENT,
     ErrorKind,
     OnDone,
     RequestSpec,
     Response,
-    TaskSubmitter,
     TransportError,
 )
-from loadgen.transport.common import (
-    MAX_BODY_BYTES,
-    USER_AGENT,
-    client_ssl_context,
-    os_error_kind,
-    parse_origin,
-)
+from loadgen.transport.origin import parse_origin
 from loadgen.transport.retry_after import parse_retry_after
+from loadgen.transport.socket_layer import client_ssl_context, os_error_kind
+from loadgen.transport.task_submitter import TaskSubmitter
 from loadgen.transport.wire import HEAD_CACHE_LIMIT, encode_head
 
 _NO_RESPONSE = "without sending a response"  # httpcore: closed before any response byte

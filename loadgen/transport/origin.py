@@ -1,18 +1,13 @@
-"""What both transports share: the origin a URL names, the TLS context and error kinds."""
+"""Where requests go: the origin (scheme, host, port, base path) an http(s) URL names,
+read strictly, with any credentials in the URL masked in the messages."""
 
 from __future__ import annotations
 
-import socket
-import ssl
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from loadgen import __version__
 from loadgen.inputs.redact import redact_url
-from loadgen.transport.base import ErrorKind
 
-MAX_BODY_BYTES = 64 * 1024  # response bytes kept per request; the rest is read and dropped
-USER_AGENT = f"loadgen/{__version__}"  # sent unless the request sets its own
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -61,30 +56,3 @@ def parse_origin(url: str) -> Origin:
         port=port or _DEFAULT_PORTS[scheme],
         base_path=parts.path.rstrip("/"),
     )
-
-
-def client_ssl_context(verify_tls: bool, ssl_context: ssl.SSLContext | None) -> ssl.SSLContext:
-    """`ssl_context` if given; else the system trust store, or no verification at all."""
-    if ssl_context is not None:
-        return ssl_context
-    context = ssl.create_default_context()
-    if not verify_tls:  # for self-signed test targets only; the target config says so
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    context.set_alpn_protocols(["http/1.1"])
-    return context
-
-
-def os_error_kind(exc: BaseException) -> ErrorKind:
-    """The error kind of a socket-level exception (the order matters: subclasses first)."""
-    if isinstance(exc, socket.gaierror):
-        return "dns"
-    if isinstance(exc, ssl.SSLError):  # includes certificate verification failures
-        return "tls"
-    if isinstance(exc, ConnectionRefusedError):
-        return "refused"
-    if isinstance(exc, ConnectionResetError | ConnectionAbortedError | BrokenPipeError):
-        return "reset"
-    if isinstance(exc, TimeoutError):
-        return "timeout"
-    return "other"

@@ -19,9 +19,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from loadgen.transport.base import OnDone, RequestSpec, Response, TransportError
-from loadgen.transport.common import Origin, os_error_kind
 from loadgen.transport.connection import Connection
+from loadgen.transport.contract import OnDone, RequestSpec, Response, TransportError
+from loadgen.transport.origin import Origin
+from loadgen.transport.socket_layer import os_error_kind
 
 # A request submitted while every connection was busy: (request, on_done, deadline, since),
 # `since` a perf_counter reading, so its time in line can be reported apart.
