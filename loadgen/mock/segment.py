@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from loadgen.apis import SEGMENT
 from loadgen.mock import codec
 from loadgen.mock.model import Context, Event, Rejection, Request, Verdict, json_bytes
 
 CALL_LIMIT = 32 * 1024
 BATCH_LIMIT = 500 * 1024
-MAX_BATCH_EVENTS = 2500
+MAX_BATCH_EVENTS = SEGMENT.payload_limits(SEGMENT.batch_version, "batch").batch_events
 MAX_MESSAGE_ID = 100
 OK_BODY = b'{"success":true}'
 TYPES = ("identify", "track", "alias", "page", "screen", "group")
@@ -46,7 +47,7 @@ def handle(kind: str, req: Request, ctx: Context) -> Verdict:
     batch = payload.get("batch")
     if not isinstance(batch, list) or not batch:
         raise Rejection(400, "batch must be a non-empty array")
-    if len(batch) > MAX_BATCH_EVENTS:
+    if MAX_BATCH_EVENTS is not None and len(batch) > MAX_BATCH_EVENTS:
         raise Rejection(400, f"a batch holds at most {MAX_BATCH_EVENTS} events", "too_many")
     if len(body) > CALL_LIMIT:
         for message in batch:

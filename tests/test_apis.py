@@ -1,0 +1,26 @@
+"""The API table is the one source of per-API rules: every reader agrees with it."""
+
+from __future__ import annotations
+
+from loadgen.apis import APIS, RULES, SEGMENT, credential_keys
+from loadgen.inputs.models import MAX_BATCH_SIZE
+from loadgen.mock import segment as mock_segment
+from loadgen.scenarios.api_format import SERIAL_STRIDE
+from loadgen.scenarios.scenario_set import FORMATS
+
+
+def test_every_api_in_the_table_has_one_builder() -> None:
+    assert set(FORMATS) == set(RULES) == set(APIS)
+
+
+def test_credentials_come_from_the_table() -> None:
+    assert credential_keys("customerio") == ("site_id", "api_key")
+    assert credential_keys("nope") == ()
+
+
+def test_the_serial_stride_is_the_largest_batch() -> None:
+    assert SERIAL_STRIDE == MAX_BATCH_SIZE
+
+
+def test_the_mock_applies_the_table_batch_cap() -> None:
+    assert SEGMENT.payload_limits("v1", "batch").batch_events == mock_segment.MAX_BATCH_EVENTS
