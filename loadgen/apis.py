@@ -161,6 +161,8 @@ CUSTOMERIO = ApiRules(
     checks=(_batch_needs_its_version, _event_name_bytes),
     fields=CUSTOMERIO_FIELDS,
 )
+# APIS.md: "messageId < 100 chars": 99 is the longest the mock and the generator accept.
+SEGMENT_MAX_MESSAGE_ID = 99
 SEGMENT = ApiRules(
     name="segment",
     title="Segment",
@@ -172,7 +174,7 @@ SEGMENT = ApiRules(
         {"v1": PayloadLimits(32_000, 32_000, 500_000, 2500, "Segment HTTP API")}
     ),
     checks=(_batch_event_cap,),
-    max_message_id=99,  # APIS.md: "messageId < 100 chars"
+    max_message_id=SEGMENT_MAX_MESSAGE_ID,
 )
 RULES: Mapping[str, ApiRules] = MappingProxyType(
     {r.name: r for r in (POSTHOG, CUSTOMERIO, SEGMENT)}
@@ -213,6 +215,7 @@ __all__ = [
     "POSTHOG",
     "RULES",
     "SEGMENT",
+    "SEGMENT_MAX_MESSAGE_ID",
     "VERSIONS",
     "Api",
     "ApiRules",

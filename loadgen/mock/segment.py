@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from loadgen.apis import SEGMENT
+from loadgen.apis import SEGMENT, SEGMENT_MAX_MESSAGE_ID
 from loadgen.mock import codec
 from loadgen.mock.model import Context, Event, Rejection, Request, Verdict, json_bytes
 
 CALL_LIMIT = 32 * 1024
 BATCH_LIMIT = 500 * 1024
 MAX_BATCH_EVENTS = SEGMENT.payload_limits(SEGMENT.batch_version, "batch").batch_events
-MAX_MESSAGE_ID = 100
 OK_BODY = b'{"success":true}'
 TYPES = ("identify", "track", "alias", "page", "screen", "group")
 
@@ -83,9 +82,11 @@ def _message(message: object, kind: str | None) -> Event:
         raise Rejection(400, f"unknown message type {mtype!r}; use one of {', '.join(TYPES)}")
     message_id = message.get("messageId")
     if message_id is not None and (
-        not isinstance(message_id, str) or len(message_id) > MAX_MESSAGE_ID
+        not isinstance(message_id, str) or len(message_id) > SEGMENT_MAX_MESSAGE_ID
     ):
-        raise Rejection(400, f"messageId must be a string under {MAX_MESSAGE_ID} characters")
+        raise Rejection(
+            400, f"messageId must be a string under {SEGMENT_MAX_MESSAGE_ID + 1} characters"
+        )
     user_id = _ident(message, "userId")
     if mtype == "alias":
         previous = _ident(message, "previousId")

@@ -13,12 +13,11 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
-from loadgen.apis import SEGMENT
+from loadgen.apis import SEGMENT_MAX_MESSAGE_ID
 from loadgen.inputs.templates import Iso8601
 from loadgen.scenarios.api_format import JSON_HEADERS, LIBRARY, Ids, Op, RecordError, Wire
 
 BATCH_PATH = "/v1/batch"
-MAX_MESSAGE_ID = SEGMENT.max_message_id  # None: no cap
 TYPES = ("identify", "track", "alias", "page", "screen", "group")
 _CONTEXT = {"library": LIBRARY}
 
@@ -85,7 +84,7 @@ class Segment:
         body = {k: v for k, v in record.items() if k not in ("type", "writeKey")}
         body.setdefault("timestamp", self._iso(ts))
         body.setdefault("messageId", self._ids.uuid(serial))
-        if MAX_MESSAGE_ID is not None and len(str(body["messageId"])) > MAX_MESSAGE_ID:
-            raise RecordError(f"`messageId` must be under {MAX_MESSAGE_ID + 1} characters")
+        if len(str(body["messageId"])) > SEGMENT_MAX_MESSAGE_ID:
+            raise RecordError(f"`messageId` must be under {SEGMENT_MAX_MESSAGE_ID + 1} characters")
         key = record["previousId"] if kind == "alias" else key
         return Wire(kind, "POST", f"/v1/{kind}", body, str(key))
