@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from loadgen.apis import CUSTOMERIO_FIELDS, RULES, PayloadLimits
+from loadgen.apis import RULES, FieldLimits, PayloadLimits
 from loadgen.guard.context import Context
 from loadgen.guard.findings import Finding
 from loadgen.inputs.models import ScenarioSpec, UsersSpec
@@ -119,14 +119,15 @@ def check(ctx: Context) -> list[Finding]:
     for index, spec in enumerate(ctx.profile.scenarios):
         if spec.replay is None:
             found += _scenario(ctx, index, spec)
-        if spec.api == "customerio":
-            found += _customerio_fields(ctx, index, spec)
+        if (fields := RULES[spec.api].fields) is not None:
+            found += _field_limits(ctx, index, spec, fields)
     return found
 
 
-def _customerio_fields(ctx: Context, index: int, spec: ScenarioSpec) -> list[Finding]:
+def _field_limits(ctx: Context, index: int, spec: ScenarioSpec, cap: FieldLimits) -> list[Finding]:
     """Ids everywhere; names for events; count and size of a person's attributes."""
-    where, ident, cap = f"scenarios[{index}]", id_bytes(ctx.profile.users), CUSTOMERIO_FIELDS
+    where, ident = f"scenarios[{index}]", id_bytes(ctx.profile.users)
+    title = RULES[spec.api].title
     checks: list[tuple[str, str, int, int]] = [
         ("users.id_prefix", "a customer id", ident, cap.id_bytes)
     ]
@@ -151,7 +152,7 @@ def _customerio_fields(ctx: Context, index: int, spec: ScenarioSpec) -> list[Fin
         ctx.at.finding(
             "payload.too-large",
             "refusal",
-            f"{what} may reach {size:,}, above Customer.io's limit of {limit:,}",
+            f"{what} may reach {size:,}, above {title}'s limit of {limit:,}",
             path,
             value=size,
             limit=limit,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from loadgen.apis import credential_keys
+from loadgen.apis import APIS, Api, credential_keys
 from loadgen.errors import Problem, TargetError
 from loadgen.inputs.redact import (
     bad_variable_name,
@@ -33,7 +33,7 @@ from loadgen.transport.common import parse_origin
 
 Environment = Literal["local", "staging", "production"]
 TransportKind = Literal["auto", "fast", "httpx"]
-TargetApi = Literal["posthog", "customerio", "segment", "any"]
+TargetApi = Api | Literal["any"]
 LOCAL = "local"
 TARGETS_FILE = "targets.toml"
 INIT_HINT = "run `loadgen init` to write a starter targets.toml"
@@ -247,7 +247,7 @@ def _read_local(r: Reader, t: dict[str, Any], where: str, lines: KeyLines) -> Ta
 def _read_target(r: Reader, name: str, t: dict[str, Any], where: str, lines: KeyLines) -> Target:
     r.check_keys(t, where, _TARGET_KEYS)
     url = _read_url(r, t, where)
-    api = cast(TargetApi, r.string(t, "api", where, choices=("posthog", "customerio", "segment")))
+    api = cast(TargetApi, r.string(t, "api", where, choices=APIS))
     credentials = _read_credentials(r, t, where, api)
     limits = _read_limits(r, t, where)
     return Target(
