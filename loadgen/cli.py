@@ -30,7 +30,8 @@ from loadgen.errors import (
     SafetyStop,
     UsageError,
 )
-from loadgen.inputs.profile import Profile, load_profile
+from loadgen.inputs.models import Profile
+from loadgen.inputs.profile import load_profile
 from loadgen.inputs.targets import (
     LOCAL,
     Target,

@@ -10,7 +10,8 @@ from typing import Any
 import tomlkit
 
 from loadgen.guard.rules import Verdict, evaluate
-from loadgen.inputs.profile import Profile, load_profile
+from loadgen.inputs.models import Profile
+from loadgen.inputs.profile import load_profile
 from loadgen.inputs.targets import Environment, GuardLimits, Target
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

@@ -24,7 +24,8 @@ from loadgen.guard.approvals import (
 )
 from loadgen.guard.expiry import parse_expiry
 from loadgen.guard.verification import verify
-from loadgen.inputs.profile import Profile, load_profile
+from loadgen.inputs.models import Profile
+from loadgen.inputs.profile import load_profile
 from loadgen.inputs.targets import Target
 from tests.guard_support import NOW, stages, target, write_profile
 

@@ -21,7 +21,7 @@ from loadgen.guard.expiry import expiry_text, parse_expiry
 from loadgen.guard.findings import describe, render_text
 from loadgen.guard.limits import APPROVAL_HEADROOM, suggested_max_rps
 from loadgen.guard.rules import Verdict, evaluate
-from loadgen.inputs.profile import Profile
+from loadgen.inputs.models import Profile
 from loadgen.inputs.targets import Target
 from tests.guard_support import NOW, load, stages, target
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from loadgen.guard.findings import Finding
 from loadgen.guard.payload import estimate, id_bytes, limits_for, max_batch_size
 from loadgen.guard.rules import evaluate
-from loadgen.inputs.profile import Profile
+from loadgen.inputs.models import Profile
 from tests.guard_support import NOW, load, stages, target, verdict
 
 SLOW = {"start_rate": 0, "stages": stages((10, 5), (10, 5))}  # keeps other rules quiet

@@ -11,7 +11,7 @@ import pytest
 from loadgen.errors import Problem
 from loadgen.guard.approvals import Approval, ApprovalError, keygen, sign
 from loadgen.guard.rules import evaluate
-from loadgen.inputs.profile import Profile
+from loadgen.inputs.models import Profile
 from tests.guard_support import NOW, load, rules, stages, target
 
 PRIVATE, PUBLIC = keygen()

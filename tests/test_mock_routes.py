@@ -187,6 +187,9 @@ SEGMENT: list[Row] = [
     ("POST", "/v1/track", SEG, {"userId": "u1", "event": "Bought"}, 200, ""),
     ("POST", "/v1/track", SEG, {"userId": "u1"}, 400, "missing_event"),
     ("POST", "/v1/track", SEG, {"userId": "u1", "event": "x", "messageId": "m" * 101}, 400, "100"),
+    # APIS.md: messageId < 100 chars: 99 is the longest accepted, 100 is refused
+    ("POST", "/v1/track", SEG, {"userId": "u1", "event": "x", "messageId": "m" * 99}, 200, ""),
+    ("POST", "/v1/track", SEG, {"userId": "u1", "event": "x", "messageId": "m" * 100}, 400, "100"),
     ("POST", "/v1/alias", SEG, {"previousId": "a1", "userId": "u1"}, 200, ""),
     ("POST", "/v1/alias", SEG, {"userId": "u1"}, 400, "previousId"),
     ("POST", "/v1/page", SEG, {"userId": "u1", "name": "Home"}, 200, ""),

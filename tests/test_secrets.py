@@ -24,7 +24,8 @@ import pytest
 from loadgen.arrivals.plan import Plan, render_plan
 from loadgen.guard.brief import render_brief
 from loadgen.guard.lint import preflight
-from loadgen.inputs.profile import Profile, load_profile
+from loadgen.inputs.models import Profile
+from loadgen.inputs.profile import load_profile
 from loadgen.inputs.targets import Target
 from loadgen.results.artifact import read_artifact
 from loadgen.run.runner import RunOptions, run_profile

@@ -7,7 +7,7 @@ from typing import Any
 
 from loadgen.arrivals.schedule import Schedule
 from loadgen.durations import format_duration
-from loadgen.inputs.profile import Profile
+from loadgen.inputs.models import Profile
 from loadgen.inputs.redact import redact_url
 from loadgen.inputs.targets import Target
 

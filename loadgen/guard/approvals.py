@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from loadgen.errors import InvalidInputError, Problem
 from loadgen.guard.expiry import utc_text
 from loadgen.inputs.files import UnreadableInput, read_input
-from loadgen.inputs.profile import Profile
+from loadgen.inputs.models import Profile
 from loadgen.inputs.targets import Target
 
 # /2 added target_url and target_environment; a /1 file binds only the target's name.

@@ -23,7 +23,7 @@ from loadgen.guard.population import (
 )
 from loadgen.guard.rules import Verdict
 from loadgen.guard.timing import BERLIN
-from loadgen.inputs.profile import Profile
+from loadgen.inputs.models import Profile
 from loadgen.inputs.redact import redact_url
 from loadgen.inputs.targets import Target
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from loadgen.arrivals.plan import schedule_of
 from loadgen.arrivals.schedule import Schedule
 from loadgen.guard.findings import Locator
-from loadgen.inputs.profile import Profile, ScenarioSpec
+from loadgen.inputs.models import Profile, ScenarioSpec
 from loadgen.inputs.targets import GuardLimits, Target
 from loadgen.inputs.tomlsource import KeyLines
 

@@ -19,7 +19,8 @@ from loadgen.guard.findings import FORMATS, INVALID_RULES, Finding, from_problem
 from loadgen.guard.limits import unknown_target
 from loadgen.guard.rules import Verdict, evaluate
 from loadgen.inputs.files import UnreadableInput, read_input
-from loadgen.inputs.profile import Profile, load_profile
+from loadgen.inputs.models import Profile
+from loadgen.inputs.profile import load_profile
 from loadgen.inputs.targets import (
     Target,
     display_path,

@@ -23,9 +23,10 @@ from typing import Any
 
 import orjson
 
+from loadgen.apis import RULES, FieldLimits, PayloadLimits
 from loadgen.guard.context import Context
 from loadgen.guard.findings import Finding
-from loadgen.inputs.profile import ScenarioSpec, UsersSpec
+from loadgen.inputs.models import ScenarioSpec, UsersSpec
 
 EVENT_ENVELOPE = 512
 REQUEST_ENVELOPE = 512
@@ -36,25 +37,9 @@ _TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_]+)\s*(?::(.*?))?\s*\}\}")
 _FIXED = {"uuid": 36, "timestamp": 32, "counter": 20}
 
 
-@dataclass(frozen=True, slots=True)
-class ApiLimits:
-    event_bytes: int  # one event, entity or message
-    request_bytes: int  # one single-event request body
-    batch_bytes: int  # one batch request body
-    batch_events: int | None  # events per batch, where the API caps it
-    source: str
-
-
-def limits_for(spec: ScenarioSpec) -> ApiLimits:
-    """The limits from APIS.md for the endpoint `spec` sends to."""
-    if spec.api == "posthog":
-        return ApiLimits(1_000_000, 2_000_000, 20_000_000, None, "PostHog capture")
-    if spec.api == "segment":
-        return ApiLimits(32_000, 32_000, 500_000, 2500, "Segment HTTP API")
-    if spec.api_version == "v2" or spec.kind == "batch":  # batches always use /api/v2/batch
-        return ApiLimits(32_000, 32_000, 500_000, None, "Customer.io Track v2")
-    # v1 documents only the 100 KB event-data cap; it is applied to the whole body.
-    return ApiLimits(100_000, 100_000, 100_000, None, "Customer.io Track v1")
+def limits_for(spec: ScenarioSpec) -> PayloadLimits:
+    """The limits from APIS.md (the API table) for the endpoint `spec` sends to."""
+    return RULES[spec.api].payload_limits(spec.api_version, spec.kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,35 +119,32 @@ def check(ctx: Context) -> list[Finding]:
     for index, spec in enumerate(ctx.profile.scenarios):
         if spec.replay is None:
             found += _scenario(ctx, index, spec)
-        if spec.api == "customerio":
-            found += _customerio_fields(ctx, index, spec)
+        if (fields := RULES[spec.api].fields) is not None:
+            found += _field_limits(ctx, index, spec, fields)
     return found
 
 
-# Customer.io's per-field limits (APIS.md), in bytes.
-CIO_ID_BYTES, CIO_NAME_BYTES, CIO_VALUE_BYTES, CIO_ATTRIBUTES = 150, 100, 1000, 300
-
-
-def _customerio_fields(ctx: Context, index: int, spec: ScenarioSpec) -> list[Finding]:
+def _field_limits(ctx: Context, index: int, spec: ScenarioSpec, cap: FieldLimits) -> list[Finding]:
     """Ids everywhere; names for events; count and size of a person's attributes."""
     where, ident = f"scenarios[{index}]", id_bytes(ctx.profile.users)
+    title = RULES[spec.api].title
     checks: list[tuple[str, str, int, int]] = [
-        ("users.id_prefix", "a customer id", ident, CIO_ID_BYTES)
+        ("users.id_prefix", "a customer id", ident, cap.id_bytes)
     ]
     if spec.kind in ("track", "batch"):
         checks += [
-            (f"{where}.events", f"event name {name!r}", len(name.encode()), CIO_NAME_BYTES)
+            (f"{where}.events", f"event name {name!r}", len(name.encode()), cap.event_name_bytes)
             for name in spec.events
         ]
     if spec.kind == "identify":  # event `data` has no per-value cap, only the body limit
         props = spec.properties
-        checks.append((f"{where}.properties", "the attribute count", len(props), CIO_ATTRIBUTES))
+        checks.append((f"{where}.properties", "the attribute count", len(props), cap.attributes))
         checks += [
             (
                 f"{where}.properties.{k}",
                 f"attribute {k!r}",
                 value_bytes(v, ident) - 2,
-                CIO_VALUE_BYTES,
+                cap.attribute_value_bytes,
             )
             for k, v in props.items()
         ]
@@ -170,7 +152,7 @@ def _customerio_fields(ctx: Context, index: int, spec: ScenarioSpec) -> list[Fin
         ctx.at.finding(
             "payload.too-large",
             "refusal",
-            f"{what} may reach {size:,}, above Customer.io's limit of {limit:,}",
+            f"{what} may reach {size:,}, above {title}'s limit of {limit:,}",
             path,
             value=size,
             limit=limit,
@@ -213,7 +195,7 @@ def _scenario(ctx: Context, index: int, spec: ScenarioSpec) -> list[Finding]:
     return found + _over(ctx, lim, [batch], fix)
 
 
-def _over(ctx: Context, lim: ApiLimits, checks: list[Check], fix: str) -> list[Finding]:
+def _over(ctx: Context, lim: PayloadLimits, checks: list[Check], fix: str) -> list[Finding]:
     return [
         ctx.at.finding(
             "payload.too-large",

@@ -18,7 +18,7 @@ from loadgen.guard.expiry import expiry_text
 from loadgen.guard.findings import Finding, Severity, describe
 from loadgen.guard.limits import APPROVABLE
 from loadgen.guard.verification import ApprovalFailure, verify
-from loadgen.inputs.profile import Profile
+from loadgen.inputs.models import Profile
 from loadgen.inputs.targets import Target
 from loadgen.inputs.tomlsource import KeyLines
 

@@ -16,7 +16,7 @@ from loadgen.guard.limits import APPROVABLE
 from loadgen.guard.lint import profile_lines
 from loadgen.guard.rules import evaluate
 from loadgen.guard.verification import verify
-from loadgen.inputs.profile import Profile
+from loadgen.inputs.models import Profile
 from loadgen.inputs.targets import Target
 
 TRUST_RULES = frozenset({"approval.no-trusted-keys", "approval.untrusted-key"})

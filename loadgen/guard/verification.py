@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from loadgen.guard.approvals import CLOCK_SKEW, Approval, canonical_bytes, endpoint_of, key_id
 from loadgen.guard.expiry import expiry_text, utc_text
 from loadgen.guard.limits import suggested_max_rps
-from loadgen.inputs.profile import Profile
+from loadgen.inputs.models import Profile
 from loadgen.inputs.targets import Target
 
 

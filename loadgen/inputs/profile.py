@@ -1,4 +1,4 @@
-"""The profile: frozen models of the TOML file and the strict reader that builds them.
+"""The profile reader: builds the frozen models (`inputs/models.py`) from a TOML file, strictly.
 
 `load_profile(path)` returns a `Profile` or raises `ProfileError` listing every problem
 (file:line, key path, value, fix). Validation never changes the input; defaults are
@@ -9,111 +9,31 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, cast
 
 import orjson
 
+from loadgen.apis import APIS, KINDS, RULES, VERSIONS, Api, Kind, check_scenario
 from loadgen.errors import ProfileError
+from loadgen.inputs.models import (
+    MAX_BATCH_SIZE,
+    LoadSpec,
+    Profile,
+    ReplaySpec,
+    RetrySpec,
+    ScenarioSpec,
+    StageSpec,
+    UsersSpec,
+)
 from loadgen.inputs.templates import check as check_properties
 from loadgen.inputs.tomlsource import load_toml
 from loadgen.inputs.validation import Reader, join
-from loadgen.scenarios import check_scenario
 
-Api = Literal["posthog", "customerio", "segment"]
-Kind = Literal["identify", "track", "alias", "batch"]
-APIS: tuple[Api, ...] = ("posthog", "customerio", "segment")
-KINDS: tuple[Kind, ...] = ("identify", "track", "alias", "batch")
-MAX_BATCH_SIZE = 10_000
 MAX_IN_FLIGHT = 100_000
 MAX_USERS = 100_000_000
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
-
-@dataclass(frozen=True, slots=True)
-class StageSpec:
-    """Ramp linearly from the previous stage's end rate to `target` over `duration_s`."""
-
-    duration_s: float
-    target: float
-
-
-@dataclass(frozen=True, slots=True)
-class LoadSpec:
-    model: Literal["arrival-rate"]
-    start_rate: float
-    stages: tuple[StageSpec, ...]
-    max_in_flight: int
-    timeout_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class UsersSpec:
-    """The simulated population: `count` distinct ids drawn with Zipf `skew` (0 = uniform)."""
-
-    count: int
-    skew: float
-    id_prefix: str
-    ordered: bool  # never two requests in flight for one distinct_id
-
-
-@dataclass(frozen=True, slots=True)
-class ReplaySpec:
-    """Stream events from a file (a historical import) instead of generating them."""
-
-    file: str
-    format: Literal["ndjson", "csv"]
-    on_error: Literal["fail", "skip"]
-
-
-@dataclass(frozen=True, slots=True)
-class ScenarioSpec:
-    name: str
-    api: Api
-    kind: Kind
-    weight: float
-    batch_size: int  # events per request
-    events: tuple[str, ...]
-    properties: dict[str, Any]  # values may be templates, expanded per event by scenarios/
-    gzip: bool
-    historical: bool  # PostHog `historical_migration`; timestamps spread over `history_s`
-    history_s: float  # how far back timestamps are spread (0 = now)
-    api_version: Literal["v1", "v2"]  # Customer.io Track API version
-    replay: ReplaySpec | None
-
-
-@dataclass(frozen=True, slots=True)
-class RetrySpec:
-    """Opt-in retries on 429 / 5xx, honouring Retry-After."""
-
-    enabled: bool
-    max_retries: int
-    max_backoff_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class Profile:
-    name: str
-    description: str
-    load: LoadSpec
-    scenarios: tuple[ScenarioSpec, ...]
-    users: UsersSpec
-    start: datetime | None
-    apps_enabled: bool | None
-    thresholds: dict[str, tuple[str, ...]]
-    retries: RetrySpec
-    path: Path
-    content_hash: str  # canonical: insensitive to comments and formatting
-
-    @property
-    def peak_rate(self) -> float:
-        return max([self.load.start_rate, *(s.target for s in self.load.stages)])
-
-    @property
-    def duration_s(self) -> float:
-        return sum(s.duration_s for s in self.load.stages)
 
 
 def canonical_hash(data: dict[str, Any]) -> str:
@@ -289,22 +209,8 @@ def _read_scenario(r: Reader, t: dict[str, Any], where: str, index: int) -> Scen
             fix='set kind = "batch" or remove it',
         )
     events = _read_events(r, t, where, kind)
-    properties = t.get("properties", {})
-    if not isinstance(properties, dict):
-        r.problem(
-            join(where, "properties"),
-            "must be a table",
-            value=properties,
-            fix='write `properties = { plan = "{{choice:free,pro}}" }`',
-        )
-        properties = {}
-    version = r.string(t, "api_version", where, "v1", choices=("v1", "v2"))
-    if version == "v2" and api != "customerio":
-        r.problem(
-            join(where, "api_version"),
-            "only Customer.io scenarios have an API version",
-            fix="remove it",
-        )
+    properties = _read_properties(r, t, where)
+    version = _read_api_version(r, t, where, api)
     historical = r.boolean(t, "historical", where, False)
     for problem in check_properties(properties):
         r.problem(
@@ -333,6 +239,33 @@ def _read_scenario(r: Reader, t: dict[str, Any], where: str, index: int) -> Scen
         api_version=cast(Literal["v1", "v2"], version),
         replay=_read_replay(r, t, where),
     )
+
+
+def _read_properties(r: Reader, t: dict[str, Any], where: str) -> dict[str, Any]:
+    properties = t.get("properties", {})
+    if not isinstance(properties, dict):
+        r.problem(
+            join(where, "properties"),
+            "must be a table",
+            value=properties,
+            fix='write `properties = { plan = "{{choice:free,pro}}" }`',
+        )
+        return {}
+    return properties
+
+
+def _read_api_version(r: Reader, t: dict[str, Any], where: str, api: str) -> str:
+    """The scenario's API version; only an API with more than one version takes the key."""
+    version = r.string(t, "api_version", where, VERSIONS[0], choices=VERSIONS)
+    rules = RULES.get(api)
+    if rules is not None and version and version not in rules.versions:
+        versioned = " and ".join(a.title for a in RULES.values() if len(a.versions) > 1)
+        r.problem(
+            join(where, "api_version"),
+            f"only {versioned} scenarios have an API version",
+            fix="remove it",
+        )
+    return version
 
 
 def _read_events(r: Reader, t: dict[str, Any], where: str, kind: str) -> tuple[str, ...]:
@@ -440,4 +373,4 @@ def _read_retries(r: Reader, t: dict[str, Any]) -> RetrySpec:
     )
 
 
-__all__ = ["Profile", "ScenarioSpec", "StageSpec", "load_profile"]
+__all__ = ["canonical_hash", "load_profile"]

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from loadgen.apis import APIS, Api, credential_keys
 from loadgen.errors import Problem, TargetError
 from loadgen.inputs.redact import (
     bad_variable_name,
@@ -32,16 +33,10 @@ from loadgen.transport import parse_origin
 
 Environment = Literal["local", "staging", "production"]
 TransportKind = Literal["auto", "fast", "httpx"]
-TargetApi = Literal["posthog", "customerio", "segment", "any"]
+TargetApi = Api | Literal["any"]
 LOCAL = "local"
 TARGETS_FILE = "targets.toml"
 INIT_HINT = "run `loadgen init` to write a starter targets.toml"
-# The credential each API needs, by the key that names its environment variable.
-CREDENTIAL_KEYS: dict[str, tuple[str, ...]] = {
-    "posthog": ("token",),
-    "customerio": ("site_id", "api_key"),
-    "segment": ("write_key",),
-}
 # What the embedded mock accepts; they are not secrets, it only runs on loopback.
 LOCAL_CREDENTIALS = {
     "token": "phc_loadgen_local",
@@ -94,9 +89,9 @@ class Target:
     def credential_values(self, api: str) -> dict[str, str]:
         """Resolve the credentials `api` needs from the environment (at run time only)."""
         if self.is_local:
-            return {k: LOCAL_CREDENTIALS[k] for k in CREDENTIAL_KEYS[api]}
+            return {k: LOCAL_CREDENTIALS[k] for k in credential_keys(api)}
         values, missing = {}, []
-        for key in CREDENTIAL_KEYS[api]:
+        for key in credential_keys(api):
             var = self.credentials.get(key)
             value = os.environ.get(var) if var else None
             if not value:
@@ -252,7 +247,7 @@ def _read_local(r: Reader, t: dict[str, Any], where: str, lines: KeyLines) -> Ta
 def _read_target(r: Reader, name: str, t: dict[str, Any], where: str, lines: KeyLines) -> Target:
     r.check_keys(t, where, _TARGET_KEYS)
     url = _read_url(r, t, where)
-    api = cast(TargetApi, r.string(t, "api", where, choices=("posthog", "customerio", "segment")))
+    api = cast(TargetApi, r.string(t, "api", where, choices=APIS))
     credentials = _read_credentials(r, t, where, api)
     limits = _read_limits(r, t, where)
     return Target(
@@ -316,7 +311,7 @@ def _read_url(r: Reader, t: dict[str, Any], where: str) -> str:
 def _read_credentials(r: Reader, t: dict[str, Any], where: str, api: str) -> dict[str, str]:
     path = join(where, "credentials")
     table = r.table(t, "credentials", where)
-    needed = CREDENTIAL_KEYS.get(api, ())
+    needed = credential_keys(api)
     r.check_keys(table, path, needed)
     result = {}
     for key in needed:

@@ -11,17 +11,19 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote
 
+from loadgen.apis import CUSTOMERIO_FIELDS
 from loadgen.mock import codec
 from loadgen.mock.model import Context, Event, Rejection, Request, Verdict, json_bytes
 
 V1_LIMIT = 1024 * 1024  # v1 has per-field limits only; this just bounds buffering
 ENTITY_LIMIT = 32 * 1024
 BATCH_LIMIT = 500 * 1024
-MAX_ID_BYTES = 150
-MAX_ATTRIBUTES = 300
+# The per-field limits the generator and the guard also apply live in the API table.
+MAX_ID_BYTES = CUSTOMERIO_FIELDS.id_bytes
+MAX_ATTRIBUTES = CUSTOMERIO_FIELDS.attributes
 MAX_ATTRIBUTE_NAME_BYTES = 150
-MAX_ATTRIBUTE_VALUE_BYTES = 1000
-MAX_EVENT_NAME_BYTES = 100
+MAX_ATTRIBUTE_VALUE_BYTES = CUSTOMERIO_FIELDS.attribute_value_bytes
+MAX_EVENT_NAME_BYTES = CUSTOMERIO_FIELDS.event_name_bytes
 MAX_EVENT_DATA_BYTES = 100 * 1024
 IDENTIFIER_KEYS = ("id", "email", "cio_id")
 _V2_TYPES = ("person", "object", "delivery")

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from loadgen.apis import SEGMENT, SEGMENT_MAX_MESSAGE_ID
 from loadgen.mock import codec
 from loadgen.mock.model import Context, Event, Rejection, Request, Verdict, json_bytes
 
 CALL_LIMIT = 32 * 1024
 BATCH_LIMIT = 500 * 1024
-MAX_BATCH_EVENTS = 2500
-MAX_MESSAGE_ID = 100
+MAX_BATCH_EVENTS = SEGMENT.payload_limits(SEGMENT.batch_version, "batch").batch_events
 OK_BODY = b'{"success":true}'
 TYPES = ("identify", "track", "alias", "page", "screen", "group")
 
@@ -46,7 +46,7 @@ def handle(kind: str, req: Request, ctx: Context) -> Verdict:
     batch = payload.get("batch")
     if not isinstance(batch, list) or not batch:
         raise Rejection(400, "batch must be a non-empty array")
-    if len(batch) > MAX_BATCH_EVENTS:
+    if MAX_BATCH_EVENTS is not None and len(batch) > MAX_BATCH_EVENTS:
         raise Rejection(400, f"a batch holds at most {MAX_BATCH_EVENTS} events", "too_many")
     if len(body) > CALL_LIMIT:
         for message in batch:
@@ -82,9 +82,11 @@ def _message(message: object, kind: str | None) -> Event:
         raise Rejection(400, f"unknown message type {mtype!r}; use one of {', '.join(TYPES)}")
     message_id = message.get("messageId")
     if message_id is not None and (
-        not isinstance(message_id, str) or len(message_id) > MAX_MESSAGE_ID
+        not isinstance(message_id, str) or len(message_id) > SEGMENT_MAX_MESSAGE_ID
     ):
-        raise Rejection(400, f"messageId must be a string under {MAX_MESSAGE_ID} characters")
+        raise Rejection(
+            400, f"messageId must be a string under {SEGMENT_MAX_MESSAGE_ID + 1} characters"
+        )
     user_id = _ident(message, "userId")
     if mtype == "alias":
         previous = _ident(message, "previousId")

@@ -25,7 +25,7 @@ from loadgen.arrivals.plan import schedule_of
 from loadgen.arrivals.schedule import FULL, Segment
 from loadgen.errors import LoadgenError
 from loadgen.guard.runtime import RetryBackoff, SafetyMonitor
-from loadgen.inputs.profile import Profile
+from loadgen.inputs.models import Profile
 from loadgen.inputs.redact import redact_urls
 from loadgen.inputs.targets import Target
 from loadgen.metrics import RunMetrics

@@ -17,15 +17,14 @@ ULID (Customer.io deduplicates on it).
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from loadgen.scenarios.base import JSON_HEADERS, Ids, Op, RecordError, Wire
+from loadgen.scenarios.api_format import JSON_HEADERS, Ids, Op, RecordError, Wire
 
 V2_ENTITY = "/api/v2/entity"
 V2_BATCH = "/api/v2/batch"
-MAX_EVENT_NAME_BYTES = 100
 
 
 class CustomerIO:
@@ -124,18 +123,3 @@ class CustomerIO:
         key = next(iter(who.values()))
         kind = {"event": "track", "merge": "alias"}.get(action, action)
         return Wire(kind, "POST", V2_ENTITY, body, str(key))
-
-
-def check(kind: str, api_version: str, events: Sequence[str] = ()) -> list[str]:
-    problems = []
-    if kind == "batch" and api_version != "v2":
-        problems.append(
-            'Customer.io Track v1 has no batch endpoint: set api_version = "v2" '
-            '(POST /api/v2/batch) or use kind = "track"'
-        )
-    for name in events:
-        if len(name.encode()) > MAX_EVENT_NAME_BYTES:
-            problems.append(
-                f"Customer.io event names are at most {MAX_EVENT_NAME_BYTES} bytes: {name[:40]!r}…"
-            )
-    return problems

@@ -11,17 +11,18 @@ The token travels in the body (`api_key`), as the SDKs send it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from loadgen import __version__
+from loadgen.apis import POSTHOG
 from loadgen.inputs.templates import Iso8601
-from loadgen.scenarios.base import JSON_HEADERS, Ids, Op, RecordError, Wire
+from loadgen.scenarios.api_format import JSON_HEADERS, Ids, Op, RecordError, Wire
 
 SINGLE_PATH = "/i/v0/e/"
 BATCH_PATH = "/batch/"
-_NAMES = {"identify": "$identify", "alias": "$create_alias"}
-_KINDS = {"$identify": "identify", "$create_alias": "alias"}
+_KINDS: Mapping[str, str] = POSTHOG.special_events  # event name -> the kind whose shape it has
+_NAMES = {kind: name for name, kind in _KINDS.items()}
 
 
 class PostHog:
@@ -97,20 +98,3 @@ class PostHog:
         body.setdefault("timestamp", self._iso(ts))
         body.setdefault("uuid", self._ids.uuid(serial))
         return Wire(_KINDS.get(name, "track"), "POST", SINGLE_PATH, body, str(distinct_id))
-
-
-def check(
-    kind: str, batch_size: int, events: Sequence[str] = (), historical: bool = False
-) -> list[str]:
-    problems = []
-    if historical and kind != "batch":
-        problems.append(
-            "PostHog honours `historical = true` (historical_migration) only on /batch/: "
-            'use kind = "batch", or `history` alone to spread timestamps'
-        )
-    for name in events:
-        if name in _KINDS and kind in ("track", "batch"):
-            problems.append(
-                f'event {name!r} needs its own shape: use a kind = "{_KINDS[name]}" scenario'
-            )
-    return problems

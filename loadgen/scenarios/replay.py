@@ -41,14 +41,15 @@ import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, AnyStr
+from typing import IO, Any, AnyStr
 
 import orjson
 
 from loadgen.errors import LoadgenError, Problem, ScenarioExhausted
 from loadgen.inputs.files import UnreadableInput, open_regular, read_input
+from loadgen.inputs.models import Profile, ScenarioSpec
 from loadgen.inputs.tomlsource import KeyLines, scan_key_lines
-from loadgen.scenarios.base import (
+from loadgen.scenarios.api_format import (
     SERIAL_STRIDE,
     ApiFormat,
     BuiltRequest,
@@ -58,9 +59,6 @@ from loadgen.scenarios.base import (
     Timeline,
     Wire,
 )
-
-if TYPE_CHECKING:  # profile.py imports this package (check_scenario): no import cycle
-    from loadgen.inputs.profile import Profile, ScenarioSpec
 
 Record = tuple[int, dict[str, Any] | str]  # (line, record or what is wrong with it)
 _CSV_FIXED = ("event", "distinct_id", "timestamp", "uuid")

@@ -13,12 +13,11 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
+from loadgen.apis import SEGMENT_MAX_MESSAGE_ID
 from loadgen.inputs.templates import Iso8601
-from loadgen.scenarios.base import JSON_HEADERS, LIBRARY, Ids, Op, RecordError, Wire
+from loadgen.scenarios.api_format import JSON_HEADERS, LIBRARY, Ids, Op, RecordError, Wire
 
 BATCH_PATH = "/v1/batch"
-MAX_BATCH_EVENTS = 2500
-MAX_MESSAGE_ID = 99  # messageId must be under 100 characters
 TYPES = ("identify", "track", "alias", "page", "screen", "group")
 _CONTEXT = {"library": LIBRARY}
 
@@ -85,16 +84,7 @@ class Segment:
         body = {k: v for k, v in record.items() if k not in ("type", "writeKey")}
         body.setdefault("timestamp", self._iso(ts))
         body.setdefault("messageId", self._ids.uuid(serial))
-        if len(str(body["messageId"])) > MAX_MESSAGE_ID:
-            raise RecordError(f"`messageId` must be under {MAX_MESSAGE_ID + 1} characters")
+        if len(str(body["messageId"])) > SEGMENT_MAX_MESSAGE_ID:
+            raise RecordError(f"`messageId` must be under {SEGMENT_MAX_MESSAGE_ID + 1} characters")
         key = record["previousId"] if kind == "alias" else key
         return Wire(kind, "POST", f"/v1/{kind}", body, str(key))
-
-
-def check(kind: str, batch_size: int) -> list[str]:
-    if kind == "batch" and batch_size > MAX_BATCH_EVENTS:
-        return [
-            f"Segment accepts at most {MAX_BATCH_EVENTS} events per batch "
-            f"(got batch_size = {batch_size})"
-        ]
-    return []

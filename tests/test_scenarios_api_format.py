@@ -11,11 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from loadgen.apis import check_scenario
 from loadgen.arrivals.plan import schedule_of
 from loadgen.errors import ProfileError
 from loadgen.inputs.profile import load_profile
-from loadgen.scenarios import ScenarioSet, check_scenario, planned_requests
-from loadgen.scenarios.base import SERIAL_STRIDE, Ids, Timeline
+from loadgen.scenarios import ScenarioSet, planned_requests
+from loadgen.scenarios.api_format import SERIAL_STRIDE, Ids, Timeline
 
 PROFILES = sorted(Path(__file__).parent.parent.joinpath("profiles").glob("*.toml"))
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")

@@ -1,0 +1,113 @@
+"""The profile's frozen models: what a profile TOML file says, with defaults filled in.
+
+They import nothing above `errors` and the API table, so every floor may use them; the
+strict reader that builds them is `inputs/profile.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from loadgen.apis import Api, Kind
+
+# Events per request, any API; the builders' serial stride (scenarios/api_format.py) is this.
+MAX_BATCH_SIZE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class StageSpec:
+    """Ramp linearly from the previous stage's end rate to `target` over `duration_s`."""
+
+    duration_s: float
+    target: float
+
+
+@dataclass(frozen=True, slots=True)
+class LoadSpec:
+    model: Literal["arrival-rate"]
+    start_rate: float
+    stages: tuple[StageSpec, ...]
+    max_in_flight: int
+    timeout_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class UsersSpec:
+    """The simulated population: `count` distinct ids drawn with Zipf `skew` (0 = uniform)."""
+
+    count: int
+    skew: float
+    id_prefix: str
+    ordered: bool  # never two requests in flight for one distinct_id
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaySpec:
+    """Stream events from a file (a historical import) instead of generating them."""
+
+    file: str
+    format: Literal["ndjson", "csv"]
+    on_error: Literal["fail", "skip"]
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioSpec:
+    name: str
+    api: Api
+    kind: Kind
+    weight: float
+    batch_size: int  # events per request
+    events: tuple[str, ...]
+    properties: dict[str, Any]  # values may be templates, expanded per event by scenarios/
+    gzip: bool
+    historical: bool  # PostHog `historical_migration`; timestamps spread over `history_s`
+    history_s: float  # how far back timestamps are spread (0 = now)
+    api_version: Literal["v1", "v2"]  # Customer.io Track API version
+    replay: ReplaySpec | None
+
+
+@dataclass(frozen=True, slots=True)
+class RetrySpec:
+    """Opt-in retries on 429 / 5xx, honouring Retry-After."""
+
+    enabled: bool
+    max_retries: int
+    max_backoff_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    name: str
+    description: str
+    load: LoadSpec
+    scenarios: tuple[ScenarioSpec, ...]
+    users: UsersSpec
+    start: datetime | None
+    apps_enabled: bool | None
+    thresholds: dict[str, tuple[str, ...]]
+    retries: RetrySpec
+    path: Path
+    content_hash: str  # canonical: insensitive to comments and formatting
+
+    @property
+    def peak_rate(self) -> float:
+        return max([self.load.start_rate, *(s.target for s in self.load.stages)])
+
+    @property
+    def duration_s(self) -> float:
+        return sum(s.duration_s for s in self.load.stages)
+
+
+__all__ = [
+    "MAX_BATCH_SIZE",
+    "LoadSpec",
+    "Profile",
+    "ReplaySpec",
+    "RetrySpec",
+    "ScenarioSpec",
+    "StageSpec",
+    "UsersSpec",
+]
