@@ -22,11 +22,10 @@ from loadgen import __version__
 from loadgen.inputs.models import MAX_BATCH_SIZE
 from loadgen.inputs.templates import mix62, uuid_string
 from loadgen.scenarios.users import mix64
-from loadgen.transport import RequestSpec
+from loadgen.transport import USER_AGENT, RequestSpec
 
 # Event slots per request: no request holds more events than the reader lets a batch have.
 SERIAL_STRIDE = MAX_BATCH_SIZE
-USER_AGENT = f"loadgen/{__version__}"
 LIBRARY = {"name": "loadgen", "version": __version__}
 JSON_HEADERS: tuple[tuple[str, str], ...] = (
     ("Content-Type", "application/json"),
