@@ -1,22 +1,35 @@
 """The refusal guard (GUARD.md): pure policy over a profile and a target, signed approvals,
-the lint front end, the heads-up brief and the run-time safety pieces."""
+the lint front end, the heads-up brief and the run-time safety pieces.
 
-from loadgen.guard.approvals import (
-    Approval,
-    ApprovalError,
-    approval_path,
-    keygen,
-    load_approval,
-    sign,
-    write_approval,
-)
-from loadgen.guard.brief import excess_over, render_brief
-from loadgen.guard.expiry import parse_expiry
-from loadgen.guard.findings import Finding, render
-from loadgen.guard.lint import lint, preflight
-from loadgen.guard.rules import Verdict, evaluate
-from loadgen.guard.runtime import RetryBackoff, SafetyMonitor, retry_delay
-from loadgen.guard.verification import ApprovalCheck, ApprovalFailure, verify
+The names below are the face of the package, each loaded from its module when first asked
+for: importing any one guard module (the cli's `lint`, the runner's `runtime`) runs this
+file first, and eager re-exports would make every command pay for all of them (the brief,
+the approvals and with them cryptography: ~40 ms of `loadgen lint`'s start-up).
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from loadgen.guard.approvals import (
+        Approval,
+        ApprovalError,
+        approval_path,
+        keygen,
+        load_approval,
+        sign,
+        write_approval,
+    )
+    from loadgen.guard.brief import excess_over, render_brief
+    from loadgen.guard.expiry import parse_expiry
+    from loadgen.guard.findings import Finding, render
+    from loadgen.guard.lint import lint, preflight
+    from loadgen.guard.rules import Verdict, evaluate
+    from loadgen.guard.runtime import RetryBackoff, SafetyMonitor, retry_delay
+    from loadgen.guard.verification import ApprovalCheck, ApprovalFailure, verify
 
 __all__ = [
     "Approval",
@@ -42,3 +55,38 @@ __all__ = [
     "verify",
     "write_approval",
 ]
+
+_MODULE_OF = MappingProxyType(
+    {
+        "Approval": "approvals",
+        "ApprovalError": "approvals",
+        "approval_path": "approvals",
+        "keygen": "approvals",
+        "load_approval": "approvals",
+        "sign": "approvals",
+        "write_approval": "approvals",
+        "excess_over": "brief",
+        "render_brief": "brief",
+        "parse_expiry": "expiry",
+        "Finding": "findings",
+        "render": "findings",
+        "lint": "lint",
+        "preflight": "lint",
+        "Verdict": "rules",
+        "evaluate": "rules",
+        "RetryBackoff": "runtime",
+        "SafetyMonitor": "runtime",
+        "retry_delay": "runtime",
+        "ApprovalCheck": "verification",
+        "ApprovalFailure": "verification",
+        "verify": "verification",
+    }
+)
+
+
+def __getattr__(name: str) -> object:
+    """A name of `__all__`, imported from its module when first asked for (see above)."""
+    module = _MODULE_OF.get(name)
+    if module is not None:
+        return getattr(importlib.import_module(f"loadgen.guard.{module}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,18 +22,22 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import orjson
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from loadgen.errors import InvalidInputError, Problem
 from loadgen.guard.expiry import utc_text
 from loadgen.inputs.files import UnreadableInput, read_input
 from loadgen.inputs.models import Profile
 from loadgen.inputs.targets import Target
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 # /2 added target_url and target_environment; a /1 file binds only the target's name.
 FORMAT = "loadgen-approval/2"
@@ -136,6 +140,11 @@ def approval_path(profile_path: Path) -> Path:
 
 def keygen() -> tuple[bytes, str]:
     """A new key pair: (private key as unencrypted PKCS#8 PEM, raw public key as base64)."""
+    # cryptography (~10-20 ms to import) only where a key is handled: `loadgen lint` of a
+    # profile without an approval, or reading an approval, never pays for it.
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     private = Ed25519PrivateKey.generate()
     pem = private.private_bytes(
         serialization.Encoding.PEM,
@@ -146,6 +155,8 @@ def keygen() -> tuple[bytes, str]:
 
 
 def public_key_b64(key: Ed25519PublicKey) -> str:
+    from cryptography.hazmat.primitives import serialization  # on use: see keygen
+
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return base64.b64encode(raw).decode()
 
@@ -157,6 +168,9 @@ def key_id(public_b64: str) -> str:
 
 
 def load_private_key(pem: bytes) -> Ed25519PrivateKey:
+    from cryptography.hazmat.primitives import serialization  # on use: see keygen
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError) as exc:

@@ -12,15 +12,16 @@ import base64
 import binascii
 from dataclasses import dataclass
 from datetime import datetime
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from typing import TYPE_CHECKING
 
 from loadgen.guard.approvals import CLOCK_SKEW, Approval, canonical_bytes, endpoint_of, key_id
 from loadgen.guard.expiry import expiry_text, utc_text
 from loadgen.guard.limits import suggested_max_rps
 from loadgen.inputs.models import Profile
 from loadgen.inputs.targets import Target
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,10 @@ def verify(approval: Approval, profile: Profile, target: Target, now: datetime) 
 
 
 def _trust_and_signature(approval: Approval, target: Target) -> ApprovalFailure | None:
+    # cryptography (~10-20 ms to import) only when there is an approval to check: the
+    # guard, lint and run of a profile without one never load it.
+    from cryptography.exceptions import InvalidSignature
+
     if not target.trusted_keys:
         return ApprovalFailure(
             "approval.no-trusted-keys",
@@ -80,6 +85,8 @@ def _trust_and_signature(approval: Approval, target: Target) -> ApprovalFailure 
 
 
 def _trusted_key(wanted: str, trusted: tuple[str, ...]) -> Ed25519PublicKey | None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey  # see above
+
     for text in trusted:
         try:
             if key_id(text) == wanted:

@@ -3,11 +3,22 @@
 The face of the package: `ScenarioSet` (scenario_set.py) is what the engine calls; each
 API's wire format is one module (posthog.py, customerio.py, segment.py) on the parts in
 api_format.py; users.py is the population and its journeys; replay.py streams a file.
+
+The names are loaded from their modules when first asked for: the guard (and so `loadgen
+lint`) needs only users.py's population math, and importing it runs this file first; eager
+re-exports would load every payload builder with it (~10 ms of lint's start-up).
 """
 
-from loadgen.scenarios.api_format import BuiltRequest
-from loadgen.scenarios.replay import ReplayError, ReplayExhausted
-from loadgen.scenarios.scenario_set import ScenarioSet, planned_requests
+from __future__ import annotations
+
+import importlib
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from loadgen.scenarios.api_format import BuiltRequest
+    from loadgen.scenarios.replay import ReplayError, ReplayExhausted
+    from loadgen.scenarios.scenario_set import ScenarioSet, planned_requests
 
 __all__ = [
     "BuiltRequest",
@@ -16,3 +27,21 @@ __all__ = [
     "ScenarioSet",
     "planned_requests",
 ]
+
+_MODULE_OF = MappingProxyType(
+    {
+        "BuiltRequest": "api_format",
+        "ReplayError": "replay",
+        "ReplayExhausted": "replay",
+        "ScenarioSet": "scenario_set",
+        "planned_requests": "scenario_set",
+    }
+)
+
+
+def __getattr__(name: str) -> object:
+    """A name of `__all__`, imported from its module when first asked for (see above)."""
+    module = _MODULE_OF.get(name)
+    if module is not None:
+        return getattr(importlib.import_module(f"loadgen.scenarios.{module}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
