@@ -2,10 +2,33 @@
 
 Public API: `MockConfig` and its `parse_*` helpers (`config.py`), `serve()` / `run()`
 (`runner.py`) and `LocalMock` (`process.py`, the mock in a subprocess).
+
+The names are loaded from their modules when first asked for: the runner needs only
+`LocalMock`, which starts the mock in another process, and importing it runs this file
+first; eager re-exports would load the whole server (~50-100 ms) into every `loadgen run`.
 """
 
-from loadgen.mock.config import MockConfig
-from loadgen.mock.process import LocalMock
-from loadgen.mock.runner import run, serve
+from __future__ import annotations
+
+import importlib
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from loadgen.mock.config import MockConfig
+    from loadgen.mock.process import LocalMock
+    from loadgen.mock.runner import run, serve
 
 __all__ = ["LocalMock", "MockConfig", "run", "serve"]
+
+_MODULE_OF = MappingProxyType(
+    {"LocalMock": "process", "MockConfig": "config", "run": "runner", "serve": "runner"}
+)
+
+
+def __getattr__(name: str) -> object:
+    """A name of `__all__`, imported from its module when first asked for (see above)."""
+    module = _MODULE_OF.get(name)
+    if module is not None:
+        return getattr(importlib.import_module(f"loadgen.mock.{module}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

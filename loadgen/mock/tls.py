@@ -12,11 +12,6 @@ import ipaddress
 import ssl
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
 
 def self_signed_pem(
     names: tuple[str, ...] = ("localhost",),
@@ -24,6 +19,13 @@ def self_signed_pem(
     days: int = 2,
 ) -> tuple[bytes, bytes]:
     """A self-signed P-256 server certificate for `names` and `addresses`: (cert, key) PEM."""
+    # cryptography's x509 (~20 ms to import) only when a certificate is made: a `loadgen
+    # run` that starts the mock over plain http, or none, never loads it.
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
     now = dt.datetime.now(dt.UTC)
