@@ -124,5 +124,9 @@ class RetryBackoff:
         self.max_backoff_s = max_backoff_s
         self._rng = rng or random.Random()
 
+    def retryable(self, status: int) -> bool:
+        """A 429 or a 5xx: the answers the safety stop counts as failures (`is_failure`)."""
+        return is_failure(status, error=False)
+
     def delay(self, attempt: int, retry_after_s: float | None) -> float:
         return retry_delay(attempt, retry_after_s, self.max_backoff_s, self._rng)
