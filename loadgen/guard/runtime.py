@@ -36,6 +36,9 @@ class _Bucket:
 
 
 class SafetyMonitor:
+    """The run-time safety stop: trips once 429s, 5xx and transport errors exceed `ratio` of
+    the outcomes in the last `window_s` seconds (with at least `min_requests` in the window)."""
+
     def __init__(self, ratio: float, window_s: float, min_requests: int = MIN_REQUESTS) -> None:
         if not 0 < ratio <= 1 or not window_s > 0 or min_requests < 1:
             raise ValueError("need 0 < ratio <= 1, window_s > 0 and min_requests >= 1")
