@@ -1,8 +1,36 @@
-"""The exception tree. Each branch maps to one documented exit code in `cli.py`."""
+"""The exception tree and the exit codes: each branch of the tree maps to one `ExitCode`
+(the mapping is the CLI's `errors_to_exit_codes`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """loadgen's exit codes, a public contract: the README's table is tested against them."""
+
+    meaning: str  # the one line the README's table gives
+
+    def __new__(cls, code: int, meaning: str) -> ExitCode:
+        member = int.__new__(cls, code)
+        member._value_ = code
+        member.meaning = meaning
+        return member
+
+    OK = 0, "ran, all thresholds passed (or lint clean)"
+    LINT_FINDINGS = 1, "lint found refusals / problems"
+    USAGE = 2, "usage error (bad flags)"
+    INVALID_INPUT = 3, "invalid profile or targets file"
+    REFUSED = 4, "refused by the guard (no valid approval)"
+    SAFETY_STOP = 5, "safety stop triggered during the run"
+    RESULTS_NOT_WRITTEN = (
+        6,
+        "results not written where asked (saved to the fallback path printed; "
+        "the run's status is in it)",
+    )
+    THRESHOLDS_FAILED = 99, "thresholds failed"
+    INTERRUPTED = 130, "interrupted by the user (results still written)"
 
 
 class LoadgenError(Exception):

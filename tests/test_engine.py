@@ -217,6 +217,9 @@ class Retry:
     max_retries: int = 2
     delays: list[tuple[int, float | None]] = field(default_factory=list)
 
+    def retryable(self, status: int) -> bool:
+        return status == 429 or status >= 500
+
     def delay(self, attempt: int, retry_after_s: float | None) -> float:
         self.delays.append((attempt, retry_after_s))
         return 0.25
@@ -355,7 +358,24 @@ def test_a_stop_while_draining_after_the_schedule_bounds_the_wait_by_grace() -> 
     assert outcome.ended_at - outcome.started_at == pytest.approx(3.0 + 5.0)
 
 
-class Cap:
+@dataclass
+class NeverRetry(Retry):
+    """A policy that retries no answer: the engine has no retry rule of its own."""
+
+    def retryable(self, status: int) -> bool:
+        return False
+
+
+def test_the_policy_not_the_engine_says_what_is_retried() -> None:
+    clock = FakeClock()
+    server = FakeServer(clock, status=lambda t: 503)
+    policy = NeverRetry()
+    engine, rec, _ = make(Schedule(5, [(1, 5)]), server, clock=clock, retry=policy)
+    run(engine, clock)
+    assert len(rec.responses) == 5 and not policy.delays  # one attempt each, no backoff asked
+
+
+class FakeRateCap:
     """A fake rate cap: `every` seconds between sends, on the fake clock."""
 
     def __init__(self, clock: FakeClock, every: float) -> None:
@@ -374,8 +394,8 @@ class Cap:
 def test_the_rate_cap_delays_sends_in_arrival_order_without_dropping() -> None:
     # 20 arrivals over 1 s under a cap of one send per 0.1 s: they wait their turn in line.
     clock = FakeClock()
-    cap = Cap(clock, every=0.1)
-    engine, rec, server = make(Schedule(20, [(1, 20)]), clock=clock, limiter=cap)
+    cap = FakeRateCap(clock, every=0.1)
+    engine, rec, server = make(Schedule(20, [(1, 20)]), clock=clock, rate_cap=cap)
     outcome = run(engine, clock)
     assert outcome.status == "completed"
     assert rec.planned == len(rec.started) == 20 and rec.dropped == 0

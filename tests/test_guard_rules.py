@@ -109,3 +109,16 @@ def test_refusals_come_first(tmp_path: Path) -> None:
 def test_now_must_be_aware(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="aware"):
         evaluate(load(tmp_path), target(), approval=None, now=NOW.replace(tzinfo=None))
+
+
+def test_the_rate_cap_is_the_approved_peak_else_the_workspace_limit(tmp_path: Path) -> None:
+    profile = load(tmp_path, load=FAST)
+    tgt = target(trusted_keys=(PUBLIC,))
+    limit = tgt.limits.workspace_rps_limit
+    assert evaluate(profile, tgt, approval=None, now=NOW).rate_cap == limit  # refused, even
+    approved = evaluate(profile, tgt, approval=approve(profile, "staging", 160), now=NOW)
+    assert approved.rate_cap == approved.approved_peak == 160
+    expired = evaluate(profile, tgt, approval=approve(profile, "staging"), now=NOW + timedelta(2))
+    assert expired.approved_peak is None and expired.rate_cap == limit
+    slow = load(tmp_path)  # needs no approval: the workspace limit holds it
+    assert evaluate(slow, tgt, approval=None, now=NOW).rate_cap == limit

@@ -157,3 +157,21 @@ def test_retry_backoff_is_the_engine_policy() -> None:
     assert policy.max_retries == 3
     assert [policy.delay(n, None) for n in range(4)] == [again.delay(n, None) for n in range(4)]
     assert policy.delay(2, 12.0) >= 12.0
+
+
+@pytest.mark.parametrize(
+    ("status", "retryable"),
+    [
+        (200, False),  # a success is final
+        (400, False),  # a bad request fails the same way every time
+        (404, False),  # so does a wrong path
+        (429, True),  # the target asks to slow down: worth another attempt later
+        (500, True),  # a server error may pass
+        (503, True),  # an overloaded target may recover
+    ],
+)
+def test_retry_backoff_retries_what_the_safety_stop_counts_as_failing(
+    status: int, retryable: bool
+) -> None:
+    assert RetryBackoff(3, 30.0).retryable(status) is retryable
+    assert RetryBackoff(3, 30.0).retryable(status) is is_failure(status, error=False)

@@ -44,10 +44,10 @@ TABLE = [
 @pytest.mark.parametrize(("cap", "steps"), TABLE)
 def test_decisions(cap: float, steps: list[tuple[float, float]]) -> None:
     now = FakeTime()
-    limiter = RateCap(cap, clock=now)
+    rate_cap = RateCap(cap, clock=now)
     for when, wait in steps:
         now.now = when
-        assert limiter.take() == pytest.approx(wait)
+        assert rate_cap.take() == pytest.approx(wait)
 
 
 @settings(max_examples=60, deadline=None)
@@ -59,11 +59,11 @@ def test_decisions(cap: float, steps: list[tuple[float, float]]) -> None:
 def test_never_more_than_the_cap_in_any_window(cap: int, gaps: list[float]) -> None:
     """Senders that ask at arbitrary times and retry when told get at most `cap` per window."""
     now = FakeTime()
-    limiter = RateCap(cap, clock=now)
+    rate_cap = RateCap(cap, clock=now)
     admitted: list[float] = []
     for gap in gaps:
         now.now += gap
-        while (wait := limiter.take()) > 0:
+        while (wait := rate_cap.take()) > 0:
             now.now += wait
         admitted.append(now.now)
     assert _busiest(admitted, 1.0 + MARGIN_S) <= cap
@@ -73,10 +73,10 @@ def test_no_window_above_the_limit_only_the_bucket() -> None:
     """Past WINDOW_LIMIT the bucket alone paces: 1 s admits about the cap, plus its burst."""
     now = FakeTime()
     cap = WINDOW_LIMIT * 2
-    limiter = RateCap(cap, clock=now)
+    rate_cap = RateCap(cap, clock=now)
     admitted = 0
     while now.now < 1.0:
-        wait = limiter.take()
+        wait = rate_cap.take()
         if wait > 0:
             now.now += wait
         else:

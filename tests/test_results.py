@@ -17,15 +17,14 @@ import loadgen
 from loadgen.metrics import RunMetrics, hdr
 from loadgen.results import artifact as results
 from loadgen.results.artifact import ResultsError
+from loadgen.results.status import RunStatus
 from tests.test_metrics import ARRIVALS, Arrival, play
 
 START = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 NAMES = ["a", "b", "c"]
 
 
-def build(
-    m: RunMetrics, *, status: results.RunStatus = "completed", **overrides: Any
-) -> dict[str, Any]:
+def build(m: RunMetrics, *, status: RunStatus = "completed", **overrides: Any) -> dict[str, Any]:
     args: dict[str, Any] = {
         "metrics": m,
         "status": status,

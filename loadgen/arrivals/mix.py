@@ -15,6 +15,9 @@ GOLDEN = 0.6180339887498949
 
 
 class ScenarioMix:
+    """Which scenario request n runs: a deterministic function of n and the weights, the
+    same on every worker, so the segments of one schedule together keep the profile's mix."""
+
     def __init__(self, weights: Sequence[float]) -> None:
         if not weights or any(w <= 0 for w in weights):
             raise ValueError("scenario weights must be positive and non-empty")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 
-from loadgen.errors import InvalidInputError, UsageError
+from loadgen.errors import ExitCode, InvalidInputError, UsageError
 from loadgen.guard.approvals import Approval, ApprovalError, approval_path, load_approval
 from loadgen.guard.findings import FORMATS, INVALID_RULES, Finding, from_problem, render
 from loadgen.guard.limits import unknown_target
@@ -30,8 +30,6 @@ from loadgen.inputs.targets import (
     targets_file_candidates,
 )
 from loadgen.inputs.tomlsource import KeyLines, scan_key_lines
-
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_INVALID = 0, 1, 3
 
 
 def profile_lines(path: Path) -> KeyLines | None:
@@ -98,7 +96,7 @@ def lint(
     strict: bool,
     fmt: str,
     now: datetime,
-) -> tuple[str, int]:
+) -> tuple[str, ExitCode]:
     """Check every profile against the target; return the rendered output and exit code.
 
     Exit 0 clean, 1 refusals (or warnings with `strict`), 3 an invalid input file.
@@ -138,14 +136,14 @@ def lint_one(
     return list(preflight(profile, target, now=now).findings)
 
 
-def exit_code(findings: list[Finding], *, strict: bool) -> int:
+def exit_code(findings: list[Finding], *, strict: bool) -> ExitCode:
     if any(f.rule in INVALID_RULES for f in findings):
-        return EXIT_INVALID
+        return ExitCode.INVALID_INPUT
     if any(f.blocking for f in findings):
-        return EXIT_FINDINGS
+        return ExitCode.LINT_FINDINGS
     if strict and any(f.severity == "warning" for f in findings):
-        return EXIT_FINDINGS
-    return EXIT_CLEAN
+        return ExitCode.LINT_FINDINGS
+    return ExitCode.OK
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:

@@ -27,11 +27,18 @@ CHECKS = (spike.check, limits.check, payload.check, population.check, events.che
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
+    """The guard's answer for one profile on one target, and the rate cap a run keeps."""
+
     findings: tuple[Finding, ...]
     refused: bool  # a refusal that no valid approval covers
     approval_status: str
     approved_peak: float | None  # the approved max_rps, when an approval is valid
     needs_approval: bool
+    # Requests/s a run never exceeds, retries included: the approved peak, or without an
+    # approval the workspace limit (the rules have checked the plan stays under it). A cap
+    # equal to the planned rate would queue first attempts behind every hiccup, so it is
+    # never the plan.
+    rate_cap: float
 
     @property
     def refusals(self) -> tuple[Finding, ...]:
@@ -68,25 +75,30 @@ def evaluate(
     if approval_error is not None:
         found += [_malformed(p, needs) for p in approval_error.problems]
         status = "invalid: the approval file is malformed"
-        return _verdict(found, status, None, needs)
+        return _verdict(found, status, None, needs, target)
     if approval is None:
         found += _no_keys(target, needs)
-        return _verdict(found, "missing" if needs else "not needed", None, needs)
+        return _verdict(found, "missing" if needs else "not needed", None, needs, target)
     check = verify(approval, profile, target, now)
     if not check.valid:
         found += [_failure(approval, f, target, needs) for f in check.failures]
-        return _verdict(found, f"invalid: {check.failures[0].message}", None, needs)
+        return _verdict(found, f"invalid: {check.failures[0].message}", None, needs, target)
     note = (
         f"approved by {approval.approved_by} for up to {approval.max_rps:g} req/s "
         f"on {approval.target!r} until {expiry_text(approval.expires)}"
     )
     found = [replace(f, approved=True, approval=note) if f.rule in APPROVABLE else f for f in found]
-    return _verdict(found, f"valid: {note} (key {approval.key_id})", approval.max_rps, needs)
+    status = f"valid: {note} (key {approval.key_id})"
+    return _verdict(found, status, approval.max_rps, needs, target)
 
 
-def _verdict(found: list[Finding], status: str, peak: float | None, needs: bool) -> Verdict:
+def _verdict(
+    found: list[Finding], status: str, peak: float | None, needs: bool, target: Target
+) -> Verdict:
     ordered = sorted(found, key=lambda f: (not f.blocking, f.severity != "refusal"))
-    return Verdict(tuple(ordered), any(f.blocking for f in found), status, peak, needs)
+    refused = any(f.blocking for f in found)
+    rate_cap = peak or target.limits.workspace_rps_limit
+    return Verdict(tuple(ordered), refused, status, peak, needs, rate_cap)
 
 
 def _approval_severity(needs: bool) -> Severity:

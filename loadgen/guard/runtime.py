@@ -36,6 +36,9 @@ class _Bucket:
 
 
 class SafetyMonitor:
+    """The run-time safety stop: trips once 429s, 5xx and transport errors exceed `ratio` of
+    the outcomes in the last `window_s` seconds (with at least `min_requests` in the window)."""
+
     def __init__(self, ratio: float, window_s: float, min_requests: int = MIN_REQUESTS) -> None:
         if not 0 < ratio <= 1 or not window_s > 0 or min_requests < 1:
             raise ValueError("need 0 < ratio <= 1, window_s > 0 and min_requests >= 1")
@@ -123,6 +126,10 @@ class RetryBackoff:
         self.max_retries = max_retries
         self.max_backoff_s = max_backoff_s
         self._rng = rng or random.Random()
+
+    def retryable(self, status: int) -> bool:
+        """A 429 or a 5xx: the answers the safety stop counts as failures (`is_failure`)."""
+        return is_failure(status, error=False)
 
     def delay(self, attempt: int, retry_after_s: float | None) -> float:
         return retry_delay(attempt, retry_after_s, self.max_backoff_s, self._rng)

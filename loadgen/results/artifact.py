@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
@@ -37,6 +37,7 @@ from loadgen.metrics.blocks import (
     lag_block,
     merge_blocks,
 )
+from loadgen.results.status import STATUS_SEVERITY, RunStatus
 
 SCHEMA_VERSION = "1.0"
 SCHEMA_RESOURCE = "results-v1.schema.json"
@@ -44,10 +45,8 @@ LAG_LIMIT_MS = 10.0  # scheduler lag p99 above this: starts were late enough to 
 CPU_LIMIT_PERCENT = 90.0  # the generator's own CPU above this: it was saturated
 DROP_LIMIT = 0.001  # more than 0.1 % of arrivals dropped ...
 DROP_CPU_PERCENT = 80.0  # ... while the CPU was this busy: loadgen, not the target, fell behind
-STATUS_SEVERITY = {"completed": 0, "interrupted": 1, "aborted": 2}
 _SECRET_QUERY_KEY = re.compile(r"key|token|secret|pass|auth|sig|credential", re.IGNORECASE)
 
-RunStatus = Literal["completed", "interrupted", "aborted"]
 Doc = dict[str, Any]
 
 
@@ -168,9 +167,10 @@ def _target_block(target: dict[str, Any]) -> Doc:
 
 def _generator_block(generator: dict[str, Any], lag: Doc) -> Doc:
     cpu = round(_finite("generator.cpu_percent", generator["cpu_percent"]), 1)
-    bottleneck, reason = generator_verdict(cpu, lag["p99"] or 0.0)
-    if "bottleneck" in generator:  # the caller's own verdict wins
+    if "bottleneck" in generator:  # the caller's own verdict (the runner's, from the CPU peak)
         bottleneck, reason = bool(generator["bottleneck"]), generator.get("reason")
+    else:
+        bottleneck, reason = generator_verdict(cpu, lag["p99"] or 0.0)
     return {"cpu_percent": cpu, "lag_ms": lag, "bottleneck": bottleneck, "reason": reason}
 
 

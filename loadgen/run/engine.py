@@ -25,76 +25,14 @@ import asyncio
 from collections import deque
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Literal, Protocol
 
 from loadgen.arrivals.mix import ScenarioMix
 from loadgen.arrivals.schedule import FULL, Schedule, Segment
 from loadgen.errors import ScenarioExhausted
+from loadgen.results.status import RunStatus
 from loadgen.run.clock import Clock, Timer
+from loadgen.run.collaborators import Builder, RateCapLike, Recorder, RetryPolicy, Safety
 from loadgen.transport import Outcome, RequestSpec, Response, Transport
-
-RunStatus = Literal["completed", "interrupted", "aborted"]
-
-
-class Built(Protocol):
-    """What a scenario builds for one arrival."""
-
-    @property
-    def request(self) -> RequestSpec: ...
-
-    @property
-    def key(self) -> str | None: ...
-
-
-class Builder(Protocol):
-    def build(self, scenario: int, n: int) -> Built: ...
-
-
-class Recorder(Protocol):
-    """The hot-path half of `loadgen.metrics.RunMetrics`."""
-
-    def record_planned(self, t_s: float) -> None: ...
-    def record_dropped(self, scenario: int, t_s: float) -> None: ...
-    def record_started(self, scenario: int, t_s: float) -> None: ...
-    def record_response(
-        self,
-        scenario: int,
-        t_s: float,
-        latency_us: int,
-        service_us: int,
-        status: int,
-        retry_after_s: float | None,
-        attempt: int = 0,
-    ) -> None: ...
-    def record_error(
-        self,
-        scenario: int,
-        t_s: float,
-        latency_us: int,
-        service_us: int,
-        kind: str,
-        attempt: int = 0,
-    ) -> None: ...
-    def record_lag(self, lag_us: int) -> None: ...
-
-
-class Safety(Protocol):
-    """Watches outcomes; `tripped()` gives a reason once the target is failing."""
-
-    def observe(self, t_s: float, status: int | None, error: bool) -> None: ...
-    def tripped(self) -> str | None: ...
-
-
-class Cap(Protocol):
-    """The rate cap (`loadgen.run.ratecap.RateCap`): 0.0 = send now, else seconds to wait."""
-
-    def take(self) -> float: ...
-
-
-class RetryPolicy(Protocol):
-    max_retries: int
-
-    def delay(self, attempt: int, retry_after_s: float | None) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +70,10 @@ class _Arrival:
 
 
 class Engine:
+    """Starts the schedule's arrivals of one segment on time through the transport, and
+    records, retries and finishes each from the transport's callback (no task per request).
+    `run()` returns how the run ended; `request_stop` and `cancel_now` end it early."""
+
     def __init__(
         self,
         *,
@@ -145,18 +87,18 @@ class Engine:
         segment: Segment = FULL,
         safety: Safety | None = None,
         retry: RetryPolicy | None = None,
-        limiter: Cap | None = None,
+        rate_cap: RateCapLike | None = None,
         scenario_names: list[str] | None = None,
     ) -> None:
         self._schedule, self._mix, self._builder = schedule, mix, builder
         self._transport, self._rec, self._clock = transport, recorder, clock
         self._cfg, self._segment = config, segment
-        self._safety, self._retry, self._cap = safety, retry, limiter
+        self._safety, self._retry, self._rate_cap = safety, retry, rate_cap
         self._names = scenario_names or []
         self._in_flight = 0  # accepted and not finished: waiting (cap, key, retry) or sent
         self._waiting: dict[str, deque[_Arrival]] = {}  # ordered mode: behind a key
-        self._cap_queue: deque[_Arrival] = deque()
-        self._cap_timer: Timer | None = None  # armed whenever _cap_queue is not empty
+        self._rate_cap_queue: deque[_Arrival] = deque()
+        self._rate_cap_timer: Timer | None = None  # armed whenever the queue is not empty
         self._retry_timers: dict[_Arrival, Timer] = {}  # an arrival waits on one at a time
         self._exhausted: set[int] = set()
         self._stop: asyncio.Event | None = None
@@ -257,27 +199,27 @@ class Engine:
     # sending: through the rate cap, then the transport
 
     def _send(self, a: _Arrival) -> None:
-        cap = self._cap
-        if cap is not None:
-            if self._cap_queue:  # others wait for the cap already: keep their order
-                self._cap_queue.append(a)
+        rate_cap = self._rate_cap
+        if rate_cap is not None:
+            if self._rate_cap_queue:  # others wait for the cap already: keep their order
+                self._rate_cap_queue.append(a)
                 return
-            wait = cap.take()
+            wait = rate_cap.take()
             if wait > 0:
-                self._cap_queue.append(a)
-                self._cap_timer = self._clock.call_later(wait, self._cap_turn)
+                self._rate_cap_queue.append(a)
+                self._rate_cap_timer = self._clock.call_later(wait, self._rate_cap_turn)
                 return
         self._submit(a)
 
-    def _cap_turn(self) -> None:
+    def _rate_cap_turn(self) -> None:
         """The cap's timer: send the queued arrivals it allows now, then wait again."""
-        self._cap_timer = None
-        queue, cap = self._cap_queue, self._cap
+        self._rate_cap_timer = None
+        queue, rate_cap = self._rate_cap_queue, self._rate_cap
         try:
-            while queue and cap is not None:
-                wait = cap.take()
+            while queue and rate_cap is not None:
+                wait = rate_cap.take()
                 if wait > 0:
-                    self._cap_timer = self._clock.call_later(wait, self._cap_turn)
+                    self._rate_cap_timer = self._clock.call_later(wait, self._rate_cap_turn)
                     return
                 self._submit(queue.popleft())
         except Exception as exc:
@@ -297,10 +239,12 @@ class Engine:
         try:
             status = self._record(a, outcome)
             retry = self._retry
+            # Only an error answer is put to the policy: a success costs one comparison.
             if (
                 retry is not None
                 and status is not None
-                and (status == 429 or status >= 500)
+                and status >= 400
+                and retry.retryable(status)
                 and a.attempt < retry.max_retries
                 and not self._stopping()
             ):
@@ -407,10 +351,10 @@ class Engine:
         for timer in self._retry_timers.values():
             timer.cancel()
         self._retry_timers.clear()
-        if self._cap_timer is not None:
-            self._cap_timer.cancel()
-            self._cap_timer = None
-        self._cap_queue.clear()
+        if self._rate_cap_timer is not None:
+            self._rate_cap_timer.cancel()
+            self._rate_cap_timer = None
+        self._rate_cap_queue.clear()
         self._waiting.clear()
         self._in_flight = 0
         self._grace_over()

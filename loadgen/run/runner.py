@@ -13,7 +13,7 @@ import gc
 import resource
 import sys
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,8 +22,8 @@ from typing import Any
 from loadgen import interrupts
 from loadgen.arrivals.mix import ScenarioMix
 from loadgen.arrivals.plan import schedule_of
-from loadgen.arrivals.schedule import FULL, Segment
-from loadgen.errors import LoadgenError
+from loadgen.arrivals.schedule import FULL, Schedule, Segment
+from loadgen.errors import ExitCode, LoadgenError
 from loadgen.guard.runtime import RetryBackoff, SafetyMonitor
 from loadgen.inputs.models import Profile
 from loadgen.inputs.redact import redact_urls
@@ -33,15 +33,16 @@ from loadgen.mock.process import LocalMock
 from loadgen.report.live import DisplayMode, show_progress
 from loadgen.results.artifact import build_artifact, default_artifact_path, generator_verdict
 from loadgen.results.output import write_or_fallback
+from loadgen.results.status import EXIT_CODE_OF_STATUS
 from loadgen.run.clock import MonotonicClock
 from loadgen.run.cpuwatch import CpuWatch
 from loadgen.run.engine import Engine, EngineConfig, EngineOutcome
 from loadgen.run.ratecap import RateCap
+from loadgen.run.signals import signals_stopping
 from loadgen.scenarios import ScenarioSet
 from loadgen.transport import Transport
 from loadgen.transport.factory import make_transport
 
-EXIT_BY_STATUS = {"completed": 0, "interrupted": 130, "aborted": 5}
 MOCK_NOT_STARTED = "local://not-started"  # the `local` target's URL in a run that ended first
 
 
@@ -59,24 +60,25 @@ class RunOptions:
 class RunResult:
     doc: dict[str, Any]
     path: Path  # where the artifact is
-    exit_code: int  # by the run's status
+    exit_code: ExitCode  # by the run's status
     requested: Path  # where it was asked for (`--out` or the default)
     not_there_because: str | None = None  # set when `path` is the fallback, not `requested`
 
 
 def run_profile(profile: Profile, target: Target, options: RunOptions) -> RunResult:
-    """Run on uvloop when available; always returns with an artifact written."""
+    """The run on its event loop (uvloop when available); always returns with an artifact
+    written, even after a second Ctrl-C that ended the loop."""
     written: list[RunResult] = []
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency on every supported OS
-        return asyncio.run(_run(profile, target, options, written))
+        return asyncio.run(_run_to_artifact(profile, target, options, written))
     try:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            return runner.run(_run(profile, target, options, written))
+            return runner.run(_run_to_artifact(profile, target, options, written))
     except KeyboardInterrupt:  # a second Ctrl-C outside our task: the cancelled run wrote it
         if written:
-            return dataclasses.replace(written[-1], exit_code=EXIT_BY_STATUS["interrupted"])
+            return dataclasses.replace(written[-1], exit_code=ExitCode.INTERRUPTED)
         raise
 
 
@@ -116,14 +118,15 @@ class _RunState:
     notes: dict[str, Any] = field(default_factory=dict)  # what the scenarios counted
 
 
-async def _run(
+async def _run_to_artifact(
     profile: Profile, target: Target, options: RunOptions, written: list[RunResult]
 ) -> RunResult:
+    """The run, with its artifact written however it ends: completed, stopped, or crashed."""
     metrics = RunMetrics([s.name for s in profile.scenarios])
     url = MOCK_NOT_STARTED if target.is_local else target.url  # until the mock has its port
     state = _RunState(profile, target, options, metrics, url, written)
     try:
-        await _settled(_execute(state))
+        await _settled(_run_with_resources(state))
     except (asyncio.CancelledError, KeyboardInterrupt):  # a second Ctrl-C before the engine ran
         state.outcome.status, state.outcome.reason = "interrupted", _interrupted_reason(state)
         return _write(state)
@@ -149,7 +152,9 @@ def _interrupted_reason(state: _RunState) -> str:
     return f"interrupted by {interrupts.pending() or 'SIGINT'}{when}"
 
 
-async def _execute(state: _RunState) -> None:
+async def _run_with_resources(state: _RunState) -> None:
+    """The run with what it holds open around the engine: the target (the embedded mock for
+    `local`), the scenarios, the transport and the CPU watch, each closed however it ends."""
     profile, target, options = state.profile, state.target, state.options
     if interrupts.pending():  # Ctrl-C while loadgen was starting: start nothing more
         state.outcome.status, state.outcome.reason = "interrupted", _interrupted_reason(state)
@@ -170,15 +175,8 @@ async def _execute(state: _RunState) -> None:
             peak_rps=schedule.peak_rate,
         )
         try:
-            watch = asyncio.get_running_loop().create_task(state.cpu.run())
-            try:
-                state.outcome = await _drive(
-                    profile, target, options, schedule, state.metrics, scenarios, transport
-                )
-            finally:
-                watch.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watch
+            async with _watching_cpu(state.cpu):
+                state.outcome = await _run_engine(state, schedule, scenarios, transport)
         finally:
             await transport.aclose()
             scenarios.close()
@@ -190,17 +188,47 @@ async def _execute(state: _RunState) -> None:
             state.observed = _observed_of(mock, state.metrics)
 
 
-async def _drive(
+@contextlib.asynccontextmanager
+async def _watching_cpu(cpu: CpuWatch) -> AsyncIterator[None]:
+    watch = asyncio.get_running_loop().create_task(cpu.run())
+    try:
+        yield
+    finally:
+        watch.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watch
+
+
+async def _run_engine(
+    state: _RunState, schedule: Schedule, scenarios: ScenarioSet, transport: Transport
+) -> EngineOutcome:
+    """The engine's run under the live display and loadgen's signal handlers; a safety stop
+    on 429s says whose limit they were."""
+    profile, target, options, metrics = state.profile, state.target, state.options, state.metrics
+    safety = SafetyMonitor(target.limits.safety_error_ratio, target.limits.safety_window_s)
+    engine = _make_engine(profile, options, schedule, scenarios, transport, metrics, safety)
+    title = f"loadgen {profile.name} -> {target.name}"
+    # The handlers go in after the GC's collection (a signal meanwhile is noted, and stops
+    # the run before its first request) and come out after the display's last frame.
+    with _gc_frozen(), signals_stopping(engine):
+        async with _live_display(options.display, title, schedule.duration_s, metrics):
+            outcome = await engine.run()
+    if outcome.reason is not None and outcome.reason == safety.tripped():
+        outcome.reason += _where_429s_came_from(target, options, metrics)
+    return outcome
+
+
+def _make_engine(
     profile: Profile,
-    target: Target,
     options: RunOptions,
-    schedule: Any,
-    metrics: RunMetrics,
+    schedule: Schedule,
     scenarios: ScenarioSet,
     transport: Transport,
-) -> EngineOutcome:
-    safety = SafetyMonitor(target.limits.safety_error_ratio, target.limits.safety_window_s)
-    engine = Engine(
+    metrics: RunMetrics,
+    safety: SafetyMonitor,
+) -> Engine:
+    retries = profile.retries
+    return Engine(
         schedule=schedule,
         mix=ScenarioMix(scenarios.weights),
         builder=scenarios,
@@ -214,16 +242,10 @@ async def _drive(
         ),
         segment=options.segment,
         safety=safety,
-        retry=RetryBackoff(profile.retries.max_retries, profile.retries.max_backoff_s)
-        if profile.retries.enabled
-        else None,
-        limiter=RateCap(options.rate_cap) if options.rate_cap else None,
+        retry=RetryBackoff(retries.max_retries, retries.max_backoff_s) if retries.enabled else None,
+        rate_cap=RateCap(options.rate_cap) if options.rate_cap else None,
         scenario_names=scenarios.names,
     )
-    outcome = await _engine_run(engine, profile, target, options, schedule, metrics)
-    if outcome.reason is not None and outcome.reason == safety.tripped():
-        outcome.reason += _where_429s_came_from(target, options, metrics)
-    return outcome
 
 
 def _where_429s_came_from(target: Target, options: RunOptions, metrics: RunMetrics) -> str:
@@ -239,66 +261,35 @@ def _where_429s_came_from(target: Target, options: RunOptions, metrics: RunMetri
     return f"; the 429s were the target's answers (its own rate limit; loadgen's cap: {cap})"
 
 
-async def _engine_run(
-    engine: Engine,
-    profile: Profile,
-    target: Target,
-    options: RunOptions,
-    schedule: Any,
-    metrics: RunMetrics,
-) -> EngineOutcome:
-    """Run the engine with the live display and its signal handlers in place."""
-    loop = asyncio.get_running_loop()
+@contextlib.asynccontextmanager
+async def _live_display(
+    mode: DisplayMode, title: str, duration_s: float, metrics: RunMetrics
+) -> AsyncIterator[None]:
+    """The live progress for as long as the engine runs, its clock started with it."""
     start = time.perf_counter()
-    display = loop.create_task(
+    display = asyncio.get_running_loop().create_task(
         show_progress(
-            options.display,
-            f"loadgen {profile.name} -> {target.name}",
-            schedule.duration_s,
-            lambda: time.perf_counter() - start,
-            metrics.snapshot,
+            mode, title, duration_s, lambda: time.perf_counter() - start, metrics.snapshot
         )
     )
-    # Everything alive now (modules, the population table, the pool) lives for the whole
-    # run: freezing it keeps the cyclic GC from rescanning it, a source of multi-ms pauses.
-    gc.collect()
-    gc.freeze()
-    _take_signals(engine)
     try:
-        return await engine.run()
+        yield
     finally:
-        gc.unfreeze()
         display.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await display
-        _give_back_signals()
 
 
-def _take_signals(engine: Engine) -> None:
-    """The engine's handlers replace the noting ones (`loadgen.interrupts`); a signal noted
-    while starting stops the run before its first request."""
-    loop = asyncio.get_running_loop()
-
-    def on_signal(name: str) -> None:
-        if interrupts.record(name) == 1:
-            engine.request_stop("interrupted", f"interrupted by {name}")
-        else:
-            engine.cancel_now()
-
-    for sig in interrupts.STOP_SIGNALS:
-        loop.add_signal_handler(sig, on_signal, sig.name)
-    if first := interrupts.pending():
-        engine.request_stop("interrupted", f"interrupted by {first} before the first request")
-
-
-def _give_back_signals() -> None:
-    """Removing a loop handler restores the default action (death by SIGTERM): note the
-    signals again instead, with no gap between the two."""
-    loop = asyncio.get_running_loop()
-    with interrupts.held():
-        for sig in interrupts.STOP_SIGNALS:
-            loop.remove_signal_handler(sig)
-        interrupts.settle()
+@contextlib.contextmanager
+def _gc_frozen() -> Iterator[None]:
+    """Everything alive now (modules, the population table, the pool) lives for the whole
+    run: freezing it keeps the cyclic GC from rescanning it, a source of multi-ms pauses."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _observed_of(mock: LocalMock, metrics: RunMetrics) -> dict[str, Any]:
@@ -373,5 +364,6 @@ def _write(state: _RunState) -> RunResult:
     )
     requested = options.out or default_artifact_path(profile.name, ended_at)
     path, problem = write_or_fallback(requested, doc)
-    state.written.append(RunResult(doc, path, EXIT_BY_STATUS[outcome.status], requested, problem))
+    exit_code = EXIT_CODE_OF_STATUS[outcome.status]
+    state.written.append(RunResult(doc, path, exit_code, requested, problem))
     return state.written[-1]

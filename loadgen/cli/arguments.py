@@ -1,0 +1,110 @@
+"""What the commands share: typer's settings, the PROFILE argument and the target options,
+reading the inputs they name, and loadgen's errors turned into the documented exit codes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, NoReturn, ParamSpec, TypeVar
+
+import typer
+
+from loadgen.errors import (
+    ExitCode,
+    GuardRefusal,
+    InvalidInputError,
+    LoadgenError,
+    ResultsNotWritten,
+    SafetyStop,
+    UsageError,
+)
+from loadgen.inputs.models import Profile
+from loadgen.inputs.profile import load_profile
+from loadgen.inputs.targets import (
+    Target,
+    find_targets_file,
+    load_targets,
+    resolve_target,
+    targets_file_candidates,
+)
+
+# `-h` as well as `--help`, on every command (subcommands inherit the context settings).
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+# Plain click-style help: typer's rich panels label every flag (even --help) `<bool>`, as
+# if it took a value; the plain layout shows flags as flags and `--x / --no-x` pairs.
+HELP_MODE = None
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+ProfileArg = Annotated[
+    Path,
+    typer.Argument(
+        help="The profile TOML file.", dir_okay=False, show_default=False, metavar="PROFILE"
+    ),
+]
+TargetOpt = Annotated[
+    str,
+    typer.Option(
+        "--target", "-t", help="A target named in targets.toml; `local` is the embedded mock."
+    ),
+]
+TargetsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--targets", help="The targets file (default: beside the profile, then ./targets.toml)."
+    ),
+]
+
+
+def errors_to_exit_codes(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn loadgen's exceptions into a message on stderr and the documented exit code."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except InvalidInputError as exc:
+            fail(str(exc), ExitCode.INVALID_INPUT)
+        except GuardRefusal as exc:
+            fail(f"refused: {exc}", ExitCode.REFUSED)
+        except SafetyStop as exc:
+            fail(f"safety stop: {exc}", ExitCode.SAFETY_STOP)
+        except UsageError as exc:
+            fail(f"usage: {exc}", ExitCode.USAGE)
+        except ResultsNotWritten as exc:
+            fail(str(exc), ExitCode.RESULTS_NOT_WRITTEN)
+        except LoadgenError as exc:
+            fail(str(exc), ExitCode.INVALID_INPUT)
+        except KeyboardInterrupt:  # typer would say "Aborted!" and exit 1
+            fail("interrupted", ExitCode.INTERRUPTED)
+
+    return wrapper
+
+
+def fail(message: str, code: ExitCode) -> NoReturn:
+    typer.echo(f"loadgen: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def load_inputs(
+    profile_path: Path, target_name: str, targets_path: Path | None
+) -> tuple[Profile, Target]:
+    """Read the profile and its target, collecting the problems of both before failing."""
+    problems = []
+    profile: Profile | None = None
+    target: Target | None = None
+    try:
+        profile = load_profile(profile_path)
+    except InvalidInputError as exc:
+        problems += exc.problems
+    try:
+        source = find_targets_file(profile_path, targets_path)
+        searched = targets_file_candidates(profile_path, targets_path)
+        target = resolve_target(target_name, load_targets(source), source, searched)
+    except InvalidInputError as exc:
+        problems += exc.problems
+    if problems or profile is None or target is None:
+        raise InvalidInputError(problems)
+    return profile, target

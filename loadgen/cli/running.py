@@ -1,0 +1,158 @@
+"""The commands that work out a run and make it: `plan` prints it, `run` sends it."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import orjson
+import typer
+from rich.console import Console
+
+from loadgen import interrupts
+from loadgen.arrivals.plan import Plan, render_plan
+from loadgen.arrivals.schedule import Segment, SegmentError
+from loadgen.cli.arguments import (
+    ProfileArg,
+    TargetOpt,
+    TargetsOpt,
+    errors_to_exit_codes,
+    fail,
+    load_inputs,
+)
+from loadgen.errors import ExitCode, GuardRefusal
+from loadgen.inputs.models import Profile
+from loadgen.inputs.targets import LOCAL, Target
+
+if TYPE_CHECKING:
+    from loadgen.guard.rules import Verdict
+    from loadgen.run.runner import RunResult
+
+MAX_SEED = 2**64 - 1  # the artifact stores it as a JSON integer, at most 64 bits
+
+OutOpt = Annotated[
+    Path | None,
+    typer.Option("--out", "-o", help="Results file (default results/<profile>-<UTC>.json)."),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No live progress.")]
+GraceOpt = Annotated[
+    float, typer.Option(min=0, max=600, help="Seconds to wait for requests in flight on stop.")
+]
+SegmentOpt = Annotated[
+    str, typer.Option(help="Run only this slice of the schedule: i/n (e.g. 2/4) or a:b.")
+]
+SeedOpt = Annotated[
+    int,
+    typer.Option(
+        min=0, max=MAX_SEED, help="Seed of the user population and payloads, 0 to 2^64-1."
+    ),
+]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Show the guard's verdict and the plan; send nothing.")
+]
+
+
+@errors_to_exit_codes
+def plan(
+    profile: ProfileArg,
+    target: TargetOpt = LOCAL,
+    targets: TargetsOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+) -> None:
+    """Print the resolved plan: stages, peak rate, duration, totals, mix and a ramp chart."""
+    prof, tgt = load_inputs(profile, target, targets)
+    resolved = Plan.build(prof, tgt)
+    if as_json:
+        sys.stdout.buffer.write(
+            orjson.dumps(resolved.to_dict(), option=orjson.OPT_INDENT_2) + b"\n"
+        )
+    else:
+        typer.echo(render_plan(resolved))
+
+
+@errors_to_exit_codes
+def run(
+    profile: ProfileArg,
+    target: TargetOpt = LOCAL,
+    targets: TargetsOpt = None,
+    out: OutOpt = None,
+    quiet: QuietOpt = False,
+    grace: GraceOpt = 5.0,
+    segment: SegmentOpt = "0:1",
+    seed: SeedOpt = 0,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Run PROFILE against a target and write the JSON results artifact."""
+    from loadgen.guard.findings import render
+    from loadgen.guard.lint import preflight
+    from loadgen.report.live import choose_mode
+    from loadgen.results.output import prepare_output
+    from loadgen.run.runner import RunOptions, run_profile
+
+    try:
+        chosen = Segment.parse(segment)
+    except SegmentError as exc:
+        fail(f"usage: --segment: {exc}", ExitCode.USAGE)
+    prof, tgt = load_inputs(profile, target, targets)
+    verdict = preflight(prof, tgt, now=datetime.now(UTC))
+    if verdict.findings and (dry_run or not verdict.refused):  # a refusal prints itself below
+        typer.echo(render(list(verdict.findings), "text", 1), err=True)
+    if dry_run:
+        _dry_run(prof, tgt, verdict, out)
+        return
+    if verdict.refused:
+        raise GuardRefusal(verdict.refusal_message())
+    prepare_output(out)  # results are never lost to a bad --out: found before any request
+    options = RunOptions(
+        out=out,
+        grace_s=grace,
+        display=choose_mode(quiet),
+        segment=chosen,
+        seed=seed,
+        rate_cap=verdict.rate_cap,
+    )
+    _report(run_profile(prof, tgt, options))
+
+
+def _dry_run(prof: Profile, tgt: Target, verdict: Verdict, out: Path | None) -> None:
+    """Everything a run checks before its first request, and the plan; nothing sent."""
+    from loadgen.errors import ProfileError
+    from loadgen.results.output import prepare_output
+    from loadgen.scenarios.replay import check_replay_files
+
+    if replay_problems := check_replay_files(prof):  # the run would fail on opening them
+        raise ProfileError(replay_problems)
+    typer.echo(render_plan(Plan.build(prof, tgt)))
+    typer.echo(
+        f"guard: {'REFUSED' if verdict.refused else 'ok'}; approval: {verdict.approval_status}"
+    )
+    if verdict.refused:
+        raise GuardRefusal(verdict.refusal_message())
+    if out is not None:  # it would fail before the first request: say so now
+        prepare_output(out)
+    if interrupts.pending():
+        fail("interrupted", ExitCode.INTERRUPTED)
+
+
+def _report(result: RunResult) -> None:
+    """The summary, then the exit code: 6 if the artifact is not where asked (whatever the
+    run's status, which the saved artifact holds), else by the status."""
+    from loadgen.report.summary import print_summary
+
+    console = Console() if sys.stdout.isatty() else Console(width=160, soft_wrap=True)
+    print_summary(result.doc, str(result.path), console)
+    reason = result.doc.get("status_reason")
+    if result.not_there_because:
+        fail(
+            f"results not written to {result.requested} ({result.not_there_because}); "
+            f"saved to {result.path} instead",
+            ExitCode.RESULTS_NOT_WRITTEN,
+        )
+    if result.exit_code == ExitCode.SAFETY_STOP:
+        fail(f"safety stop: {reason}", ExitCode.SAFETY_STOP)
+    if result.exit_code == ExitCode.INTERRUPTED:
+        fail(f"{reason}; results written to {result.path}", ExitCode.INTERRUPTED)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
