@@ -1,0 +1,1 @@
+"""The results artifact: build, schema, validate, write, read, merge."""
