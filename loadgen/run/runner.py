@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loadgen import interrupts
 from loadgen.arrivals.mix import ScenarioMix
@@ -29,7 +29,6 @@ from loadgen.inputs.models import Profile
 from loadgen.inputs.redact import redact_urls
 from loadgen.inputs.targets import Target
 from loadgen.metrics import RunMetrics
-from loadgen.mock.process import LocalMock
 from loadgen.report.live import DisplayMode, show_progress
 from loadgen.results.artifact import build_artifact, default_artifact_path, generator_verdict
 from loadgen.results.output import write_or_fallback
@@ -42,6 +41,9 @@ from loadgen.run.signals import signals_stopping
 from loadgen.scenarios import ScenarioSet
 from loadgen.transport import Transport
 from loadgen.transport.factory import make_transport
+
+if TYPE_CHECKING:
+    from loadgen.mock.process import LocalMock
 
 MOCK_NOT_STARTED = "local://not-started"  # the `local` target's URL in a run that ended first
 
@@ -87,6 +89,9 @@ def _target_url(target: Target, options: RunOptions) -> Iterator[tuple[str, Loca
     if not target.is_local:
         yield target.url, None
         return
+    # The mock's process control (~15 ms to import) only for the `local` target.
+    from loadgen.mock.process import LocalMock
+
     with LocalMock(rps_limit=_mock_rps_limit(target, options)) as mock:
         yield mock.url, mock
 
