@@ -288,8 +288,12 @@ async def _live_display(
 @contextlib.contextmanager
 def _gc_frozen() -> Iterator[None]:
     """Everything alive now (modules, the population table, the pool) lives for the whole
-    run: freezing it keeps the cyclic GC from rescanning it, a source of multi-ms pauses."""
-    gc.collect()
+    run: freezing it keeps the cyclic GC from rescanning it, a source of multi-ms pauses.
+
+    No `gc.collect()` first: frozen objects are never scanned, garbage or not, so it kept
+    no pause out of the run, but cost 14-25 ms before the first request to find ~40
+    unreachable objects among ~39,000 (docs/benchmarks.md, "Start-up"; they are freed
+    after the run, at `unfreeze`)."""
     gc.freeze()
     try:
         yield
