@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from loadgen.errors import Problem
 from loadgen.guard import events, limits, past, payload, population, spike, timing
@@ -17,10 +18,12 @@ from loadgen.guard.context import Context
 from loadgen.guard.expiry import expiry_text
 from loadgen.guard.findings import Finding, Severity, describe
 from loadgen.guard.limits import APPROVABLE
-from loadgen.guard.verification import ApprovalFailure, verify
 from loadgen.inputs.models import Profile
 from loadgen.inputs.targets import Target
 from loadgen.inputs.tomlsource import KeyLines
+
+if TYPE_CHECKING:
+    from loadgen.guard.verification import ApprovalFailure
 
 CHECKS = (spike.check, limits.check, payload.check, population.check, events.check, timing.check)
 
@@ -79,6 +82,9 @@ def evaluate(
     if approval is None:
         found += _no_keys(target, needs)
         return _verdict(found, "missing" if needs else "not needed", None, needs, target)
+    # Checking an approval (and with it cryptography) only when there is one to check.
+    from loadgen.guard.verification import verify
+
     check = verify(approval, profile, target, now)
     if not check.valid:
         found += [_failure(approval, f, target, needs) for f in check.failures]
