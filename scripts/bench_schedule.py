@@ -16,20 +16,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from loadgen.arrivals.plan import Plan, render_plan
-from loadgen.arrivals.schedule import Schedule, Segment
+from loadgen.arrivals.schedule import ExecutionSegment, Schedule
 from loadgen.cli import load_inputs
 from loadgen.guard.lint import preflight
 
 STAGE_COUNTS = (1_000, 10_000)
 
 CASES = [
-    ("hold 20,000 req/s, 60 s", Schedule(20_000, [(60, 20_000)]), Segment()),
-    ("ramp 0 -> 20,000 req/s, 120 s", Schedule(0, [(120, 20_000)]), Segment()),
-    ("hold 20,000 req/s, segment 2/3", Schedule(20_000, [(60, 20_000)]), Segment.parse("2/3")),
+    ("hold 20,000 req/s, 60 s", Schedule(20_000, [(60, 20_000)]), ExecutionSegment()),
+    ("ramp 0 -> 20,000 req/s, 120 s", Schedule(0, [(120, 20_000)]), ExecutionSegment()),
+    (
+        "hold 20,000 req/s, segment 2/3",
+        Schedule(20_000, [(60, 20_000)]),
+        ExecutionSegment.parse("2/3"),
+    ),
 ]
 
 
-def measure(schedule: Schedule, segment: Segment) -> tuple[float, int]:
+def measure(schedule: Schedule, segment: ExecutionSegment) -> tuple[float, int]:
     start = time.perf_counter()
     count = 0
     for _ in schedule.offsets(segment):

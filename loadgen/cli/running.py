@@ -13,7 +13,7 @@ from rich.console import Console
 
 from loadgen import interrupts
 from loadgen.arrivals.plan import Plan, render_plan
-from loadgen.arrivals.schedule import Segment, SegmentError
+from loadgen.arrivals.schedule import ExecutionSegment, ExecutionSegmentError
 from loadgen.cli.arguments import (
     ProfileArg,
     TargetOpt,
@@ -92,8 +92,8 @@ def run(
     from loadgen.run.runner import RunOptions, run_profile
 
     try:
-        chosen = Segment.parse(segment)
-    except SegmentError as exc:
+        chosen = ExecutionSegment.parse(segment)
+    except ExecutionSegmentError as exc:
         fail(f"usage: --segment: {exc}", ExitCode.USAGE)
     prof, tgt = load_inputs(profile, target, targets)
     verdict = preflight(prof, tgt, now=datetime.now(UTC))

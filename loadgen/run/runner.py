@@ -22,7 +22,7 @@ from typing import Any
 from loadgen import interrupts
 from loadgen.arrivals.mix import ScenarioMix
 from loadgen.arrivals.plan import schedule_of
-from loadgen.arrivals.schedule import FULL, Schedule, Segment
+from loadgen.arrivals.schedule import FULL_SEGMENT, ExecutionSegment, Schedule
 from loadgen.errors import ExitCode, LoadgenError
 from loadgen.guard.runtime import RetryBackoff, SafetyMonitor
 from loadgen.inputs.models import Profile
@@ -51,7 +51,7 @@ class RunOptions:
     out: Path | None = None
     grace_s: float = 5.0
     display: DisplayMode = "quiet"
-    segment: Segment = FULL
+    segment: ExecutionSegment = FULL_SEGMENT
     seed: int = 0
     rate_cap: float | None = None  # requests/s incl. retries (the approved or allowed peak)
 
