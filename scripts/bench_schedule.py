@@ -15,9 +15,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from loadgen.arrivals.plan import Plan, render_plan
+from loadgen.arrivals.plan import render_plan
 from loadgen.arrivals.schedule import ExecutionSegment, Schedule
-from loadgen.cli import load_inputs
+from loadgen.cli import load_plan
 from loadgen.guard.lint import preflight
 
 STAGE_COUNTS = (1_000, 10_000)
@@ -75,13 +75,12 @@ def many_stages_profile(folder: Path, stages: int) -> Path:
 def plan_and_dry_run_seconds(path: Path) -> tuple[float, float]:
     """Seconds for what `loadgen plan` does, and for the guard + plan of `run --dry-run`."""
     start = time.perf_counter()
-    profile, target = load_inputs(path, "local", None)
-    render_plan(Plan.build(profile, target))
+    render_plan(load_plan(path, "local", None))
     planned = time.perf_counter() - start
     start = time.perf_counter()
-    profile, target = load_inputs(path, "local", None)
-    preflight(profile, target, now=datetime.now(UTC))
-    render_plan(Plan.build(profile, target))
+    plan = load_plan(path, "local", None)
+    preflight(plan, now=datetime.now(UTC))
+    render_plan(plan)
     return planned, time.perf_counter() - start
 
 

@@ -7,12 +7,11 @@ api_format.py; users.py is the population and its journeys; replay.py streams a 
 
 from loadgen.scenarios.api_format import BuiltRequest
 from loadgen.scenarios.replay import ReplayError, ReplayExhausted
-from loadgen.scenarios.scenario_set import ScenarioSet, planned_requests
+from loadgen.scenarios.scenario_set import ScenarioSet
 
 __all__ = [
     "BuiltRequest",
     "ReplayError",
     "ReplayExhausted",
     "ScenarioSet",
-    "planned_requests",
 ]
