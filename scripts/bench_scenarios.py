@@ -14,8 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from loadgen.arrivals.plan import Plan
 from loadgen.inputs.profile import load_profile
-from loadgen.inputs.targets import LOCAL_CREDENTIALS
+from loadgen.inputs.targets import BUILTIN_LOCAL, LOCAL_CREDENTIALS
 from loadgen.scenarios import ScenarioSet
 
 PROPERTIES = (
@@ -85,7 +86,7 @@ def main() -> None:
             path = Path(tmp) / "bench.toml"
             path.write_text(PROFILE.format(scenario=scenario, properties=PROPERTIES))
             profile = load_profile(path)
-            scenarios = ScenarioSet(profile, credentials, seed=1)
+            scenarios = ScenarioSet(Plan.build(profile, BUILTIN_LOCAL), credentials, seed=1)
             events = profile.scenarios[0].batch_size
             count = 20_000 // events
             measure(scenarios, count // 10)  # warm up the journeys and caches

@@ -15,21 +15,25 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from loadgen.arrivals.plan import Plan, render_plan
-from loadgen.arrivals.schedule import Schedule, Segment
-from loadgen.cli import load_inputs
+from loadgen.arrivals.plan import render_plan
+from loadgen.arrivals.schedule import ExecutionSegment, Schedule
+from loadgen.cli import load_plan
 from loadgen.guard.lint import preflight
 
 STAGE_COUNTS = (1_000, 10_000)
 
 CASES = [
-    ("hold 20,000 req/s, 60 s", Schedule(20_000, [(60, 20_000)]), Segment()),
-    ("ramp 0 -> 20,000 req/s, 120 s", Schedule(0, [(120, 20_000)]), Segment()),
-    ("hold 20,000 req/s, segment 2/3", Schedule(20_000, [(60, 20_000)]), Segment.parse("2/3")),
+    ("hold 20,000 req/s, 60 s", Schedule(20_000, [(60, 20_000)]), ExecutionSegment()),
+    ("ramp 0 -> 20,000 req/s, 120 s", Schedule(0, [(120, 20_000)]), ExecutionSegment()),
+    (
+        "hold 20,000 req/s, segment 2/3",
+        Schedule(20_000, [(60, 20_000)]),
+        ExecutionSegment.parse("2/3"),
+    ),
 ]
 
 
-def measure(schedule: Schedule, segment: Segment) -> tuple[float, int]:
+def measure(schedule: Schedule, segment: ExecutionSegment) -> tuple[float, int]:
     start = time.perf_counter()
     count = 0
     for _ in schedule.offsets(segment):
@@ -71,13 +75,12 @@ def many_stages_profile(folder: Path, stages: int) -> Path:
 def plan_and_dry_run_seconds(path: Path) -> tuple[float, float]:
     """Seconds for what `loadgen plan` does, and for the guard + plan of `run --dry-run`."""
     start = time.perf_counter()
-    profile, target = load_inputs(path, "local", None)
-    render_plan(Plan.build(profile, target))
+    render_plan(load_plan(path, "local", None))
     planned = time.perf_counter() - start
     start = time.perf_counter()
-    profile, target = load_inputs(path, "local", None)
-    preflight(profile, target, now=datetime.now(UTC))
-    render_plan(Plan.build(profile, target))
+    plan = load_plan(path, "local", None)
+    preflight(plan, now=datetime.now(UTC))
+    render_plan(plan)
     return planned, time.perf_counter() - start
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import tomlkit
 
+from loadgen.arrivals.plan import Plan
 from loadgen.guard.rules import Verdict, evaluate
 from loadgen.inputs.models import Profile
 from loadgen.inputs.profile import load_profile
@@ -81,7 +82,7 @@ def target(
 
 
 def verdict(tmp: Path, tgt: Target | None = None, **overrides: Any) -> Verdict:
-    return evaluate(load(tmp, **overrides), tgt or target(), approval=None, now=NOW)
+    return evaluate(Plan.build(load(tmp, **overrides), tgt or target()), approval=None, now=NOW)
 
 
 def rules(v: Verdict) -> set[str]:

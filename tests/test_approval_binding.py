@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from loadgen.arrivals.plan import Plan
 from loadgen.guard.approvals import (
     CLOCK_SKEW,
     FORMAT,
@@ -49,11 +50,13 @@ def approve(
     """An approval signed on a clock `issued_in` ahead of the verifier's NOW."""
     signer_now = NOW + issued_in
     expires = signer_now + timedelta(days=7)
-    return sign(profile, tgt or prod(), 150, expires, "Pipeline Pat", PRIVATE, now=signer_now)
+    return sign(
+        Plan.build(profile, tgt or prod()), 150, expires, "Pipeline Pat", PRIVATE, now=signer_now
+    )
 
 
 def rules(approval: Approval, profile: Profile, tgt: Target | None = None) -> list[str]:
-    return [f.rule for f in verify(approval, profile, tgt or prod(), NOW).failures]
+    return [f.rule for f in verify(approval, Plan.build(profile, tgt or prod()), NOW).failures]
 
 
 # (how far the signer's clock was ahead of the verifier's, refused as not yet valid?)
@@ -76,7 +79,7 @@ def test_issued_in_the_future_is_refused(profile: Profile, ahead: timedelta, ref
 
 def test_not_yet_valid_says_when_and_the_skew(profile: Profile) -> None:
     approval = approve(profile, issued_in=timedelta(hours=2))
-    (failure,) = verify(approval, profile, prod(), NOW).failures
+    (failure,) = verify(approval, Plan.build(profile, prod()), NOW).failures
     assert failure.field == "issued_at"
     assert "issued at 2026-11-20T14:00:00Z, in the future" in failure.message
     assert "now is 2026-11-20T12:00:00Z" in failure.message
@@ -176,7 +179,7 @@ def test_approval_binds_the_url_and_environment(
 
 def test_staging_approval_does_not_cover_the_target_turned_production(profile: Profile) -> None:
     staging = replace(prod(), environment="staging")
-    (failure,) = verify(approve(profile, staging), profile, prod(), NOW).failures
+    (failure,) = verify(approve(profile, staging), Plan.build(profile, prod()), NOW).failures
     assert failure.rule == "approval.other-environment"
     assert (
         failure.message == "the approval is for a staging target, target 'prod' is now production"
@@ -186,7 +189,7 @@ def test_staging_approval_does_not_cover_the_target_turned_production(profile: P
 def test_url_refusal_names_both_endpoints_without_credentials(profile: Profile) -> None:
     approval = approve(profile, prod("https://alice:s3cret@capture.example.com/?token=phc_x"))
     moved = prod("https://bob:hunter2@other.example.com:8443/e/?api_key=phc_y#frag")
-    (failure,) = verify(approval, profile, moved, NOW).failures
+    (failure,) = verify(approval, Plan.build(profile, moved), NOW).failures
     assert failure.message == (
         "the approval is for url https://capture.example.com, target 'prod' now points at "
         "https://other.example.com:8443/e"

@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from loadgen.arrivals.plan import Plan
 from loadgen.guard.approvals import (
     Approval,
     ApprovalError,
@@ -40,13 +41,13 @@ def prod(*keys: str) -> Target:
 
 
 def signed(profile: Profile, max_rps: float = 150, key: bytes = PRIVATE) -> Approval:
-    return sign(profile, prod(), max_rps, EXPIRES, "Pipeline Pat", key, now=NOW)
+    return sign(Plan.build(profile, prod()), max_rps, EXPIRES, "Pipeline Pat", key, now=NOW)
 
 
 def failures(
     approval: Approval, profile: Profile, tgt: Target | None = None, now: datetime = NOW
 ) -> list[str]:
-    check = verify(approval, profile, tgt or prod(), now)
+    check = verify(approval, Plan.build(profile, tgt or prod()), now)
     return [f.rule for f in check.failures]
 
 
@@ -94,7 +95,12 @@ def test_comment_edit_keeps_it_value_edit_voids_it(profile: Profile) -> None:
 
 def test_another_target(profile: Profile) -> None:
     approval = sign(
-        profile, replace(prod(), name="staging-eu"), 150, EXPIRES, "Pat", PRIVATE, now=NOW
+        Plan.build(profile, replace(prod(), name="staging-eu")),
+        150,
+        EXPIRES,
+        "Pat",
+        PRIVATE,
+        now=NOW,
     )
     assert failures(approval, profile) == ["approval.other-target"]
 
@@ -153,10 +159,15 @@ def test_tampering_breaks_the_signature(profile: Profile) -> None:
 
 def test_verify_messages_name_the_problem(tmp_path: Path, profile: Profile) -> None:
     approval = sign(
-        profile, replace(prod(), name="elsewhere"), 120, EXPIRES, "Pat", PRIVATE, now=NOW
+        Plan.build(profile, replace(prod(), name="elsewhere")),
+        120,
+        EXPIRES,
+        "Pat",
+        PRIVATE,
+        now=NOW,
     )
     higher = load_profile(write_profile(tmp_path, load={"stages": stages((13, 130), (60, 130))}))
-    check = verify(approval, higher, prod(), EXPIRES)
+    check = verify(approval, Plan.build(higher, prod()), EXPIRES)
     messages = {f.rule: f.message for f in check.failures}
     assert "for target 'elsewhere', not 'prod'" in messages["approval.other-target"]
     assert "edited after it was approved" in messages["approval.profile-edited"]
@@ -235,12 +246,12 @@ def test_parse_expiry_refuses(text: str) -> None:
 
 def test_sign_refuses_nonsense(profile: Profile) -> None:
     with pytest.raises(ValueError, match="after now"):
-        sign(profile, prod(), 150, NOW - timedelta(seconds=1), "Pat", PRIVATE, now=NOW)
+        sign(Plan.build(profile, prod()), 150, NOW - timedelta(seconds=1), "Pat", PRIVATE, now=NOW)
     with pytest.raises(ValueError, match="time zone"):
-        sign(profile, prod(), 150, datetime(2027, 1, 1), "Pat", PRIVATE, now=NOW)
+        sign(Plan.build(profile, prod()), 150, datetime(2027, 1, 1), "Pat", PRIVATE, now=NOW)
     with pytest.raises(ValueError, match="approver"):
-        sign(profile, prod(), 150, EXPIRES, "  ", PRIVATE, now=NOW)
+        sign(Plan.build(profile, prod()), 150, EXPIRES, "  ", PRIVATE, now=NOW)
     with pytest.raises(ValueError, match="positive number"):
-        sign(profile, prod(), math.inf, EXPIRES, "Pat", PRIVATE, now=NOW)
+        sign(Plan.build(profile, prod()), math.inf, EXPIRES, "Pat", PRIVATE, now=NOW)
     with pytest.raises(ValueError, match="PEM"):
-        sign(profile, prod(), 150, EXPIRES, "Pat", b"not a key", now=NOW)
+        sign(Plan.build(profile, prod()), 150, EXPIRES, "Pat", b"not a key", now=NOW)

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
+from loadgen.arrivals.plan import Plan
 from loadgen.guard.approvals import (
     Approval,
     approval_path,
@@ -136,7 +137,7 @@ def test_sign_lint_and_brief_show_the_expiry_alike(workdir: Path) -> None:
 def _signed(workdir: Path, path: Path, target: str, now: datetime) -> Approval:
     tgt = load_targets(workdir / "targets.toml")[target]
     expires = now + timedelta(days=7)
-    return sign(load_profile(path), tgt, 158, expires, "Pipeline Pat", PRIVATE, now=now)
+    return sign(Plan.build(load_profile(path), tgt), 158, expires, "Pipeline Pat", PRIVATE, now=now)
 
 
 def _duplicate_peak(workdir: Path, path: Path) -> None:

@@ -22,7 +22,7 @@ import bench_accuracy as acc  # the scripts directory is not a package
 import bench_generator as gen
 import benchlib as b
 
-from loadgen.arrivals.plan import schedule_of
+from loadgen.arrivals.plan import Plan, schedule_of
 from loadgen.guard.lint import preflight
 from loadgen.inputs.profile import load_profile
 from loadgen.inputs.targets import load_targets, resolve_target
@@ -286,7 +286,7 @@ def test_the_guard_accepts_the_benchmark_target_and_flat_profile(tmp_path: Path)
     profile.write_text(b.profile_toml("bench-flat", 40_000, [(10, 40_000)], 256))
     prof = load_profile(profile)
     target = resolve_target("bench", load_targets(targets), targets)
-    verdict = preflight(prof, target, now=datetime(2026, 12, 1, 10, tzinfo=UTC))
+    verdict = preflight(Plan.build(prof, target), now=datetime(2026, 12, 1, 10, tzinfo=UTC))
     assert not verdict.refused, verdict.refusal_message()
     assert schedule_of(prof).total_requests == 400_000
     assert target.max_connections == 64

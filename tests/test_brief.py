@@ -41,8 +41,9 @@ def test_shipped_profiles_exist() -> None:
 def test_brief_answers_every_question(path: Path) -> None:
     profile = load_profile(path)
     for tgt in (BUILTIN_LOCAL, target()):
-        verdict = evaluate(profile, tgt, approval=None, now=NOW)
-        text = render_brief(profile, tgt, verdict, Plan.build(profile, tgt))
+        plan = Plan.build(profile, tgt)
+        verdict = evaluate(plan, approval=None, now=NOW)
+        text = render_brief(plan, verdict)
         positions = [text.index(section) for section in SECTIONS]
         assert positions == sorted(positions)  # every section, in order
         assert "```text\n" in text and "requests/s over time" in text  # the ramp chart
@@ -50,7 +51,7 @@ def test_brief_answers_every_question(path: Path) -> None:
             assert row in text
         assert "Hottest user" in text or "hottest user" in text
         assert "identify (`$identify`):" in text and "alias (`$create_alias`, merge):" in text
-        assert f"{profile.peak_rate:g} requests/s" in text
+        assert f"{plan.schedule.peak_rate:g} requests/s" in text
         assert profile.content_hash in text
         assert verdict.approval_status in text
         if profile.start is not None:
@@ -59,16 +60,16 @@ def test_brief_answers_every_question(path: Path) -> None:
 
 def test_brief_reports_schedule_in_both_zones(tmp_path: Path) -> None:
     profile = load(tmp_path)  # Tuesday 2026-12-01 10:00 +01:00
-    verdict = evaluate(profile, target(), approval=None, now=NOW)
-    text = render_brief(profile, target(), verdict, Plan.build(profile, target()))
+    plan = Plan.build(profile, target())
+    text = render_brief(plan, evaluate(plan, approval=None, now=NOW))
     assert "2026-12-01 09:00:00 UTC = Tuesday 2026-12-01 10:00:00 Europe/Berlin (CET)" in text
 
 
 def test_brief_counts_429s_above_the_workspace_limit(tmp_path: Path) -> None:
     # 0 -> 150 in 15 s, hold 60 s: above 100 req/s for 5 s of ramp and the whole hold
     profile = load(tmp_path, load={"start_rate": 0, "stages": stages((15, 150), (60, 150))})
-    verdict = evaluate(profile, target(), approval=None, now=NOW)
-    text = render_brief(profile, target(), verdict, Plan.build(profile, target()))
+    plan = Plan.build(profile, target())
+    text = render_brief(plan, evaluate(plan, approval=None, now=NOW))
     # 5 s * 50 / 2 + 60 s * 50 = 3,125 requests over 1m5s
     assert "above it for 1m5s: about 3,125 requests" in text
     assert "`limit.workspace-rps`" in text
@@ -77,8 +78,8 @@ def test_brief_counts_429s_above_the_workspace_limit(tmp_path: Path) -> None:
 
 def test_missing_schedule_and_apps_are_said(tmp_path: Path) -> None:
     profile = load(tmp_path, schedule=DELETE, apps_enabled=DELETE)
-    verdict = evaluate(profile, target(), approval=None, now=NOW)
-    text = render_brief(profile, target(), verdict, Plan.build(profile, target()))
+    plan = Plan.build(profile, target())
+    text = render_brief(plan, evaluate(plan, approval=None, now=NOW))
     assert "Not scheduled yet" in text
     assert "not stated (`apps_enabled` is missing)" in text
     assert "`schedule.missing-start`" in text

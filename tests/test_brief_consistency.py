@@ -32,8 +32,8 @@ FAST = {"start_rate": 0, "stages": stages((15, 150), (60.005, 150))}
 
 
 def brief(profile: Profile, tgt: Target, verdict: Verdict | None = None) -> str:
-    verdict = verdict or evaluate(profile, tgt, approval=None, now=NOW)
-    return render_brief(profile, tgt, verdict, Plan.build(profile, tgt))
+    plan = Plan.build(profile, tgt)
+    return render_brief(plan, verdict or evaluate(plan, approval=None, now=NOW))
 
 
 def test_a_40_second_run_starts_and_ends_at_different_printed_times(tmp_path: Path) -> None:
@@ -62,8 +62,9 @@ def test_every_request_total_in_the_brief_is_the_plans(tmp_path: Path) -> None:
 
 
 def _approved_verdict(profile: Profile, tgt: Target, expires: datetime) -> Verdict:
-    approval = sign(profile, tgt, 158, expires, "Pipeline Pat", PRIVATE, now=NOW)
-    return evaluate(profile, tgt, approval=approval, now=NOW)
+    plan = Plan.build(profile, tgt)
+    approval = sign(plan, 158, expires, "Pipeline Pat", PRIVATE, now=NOW)
+    return evaluate(plan, approval=approval, now=NOW)
 
 
 def test_approved_findings_say_who_approved_them_not_how_to_fix(tmp_path: Path) -> None:
@@ -86,7 +87,7 @@ def test_unapproved_findings_still_say_how_to_fix(tmp_path: Path) -> None:
     profile = load(tmp_path, load=FAST)
     (finding,) = [
         f
-        for f in evaluate(profile, target(), approval=None, now=NOW).findings
+        for f in evaluate(Plan.build(profile, target()), approval=None, now=NOW).findings
         if f.rule == "limit.workspace-rps"
     ]
     assert describe(finding).endswith(
@@ -125,8 +126,8 @@ def test_one_rule_for_showing_an_expiry(
     assert f"until {shown} (key " in verdict.approval_status  # brief header and section
     assert shown in brief(profile, tgt, verdict)
     assert shown in render_text(list(verdict.findings), 1)  # lint
-    late = sign(profile, tgt, 158, expires, "Pat", PRIVATE, now=NOW)
-    expired = evaluate(profile, tgt, approval=late, now=expires)
+    late = sign(Plan.build(profile, tgt), 158, expires, "Pat", PRIVATE, now=NOW)
+    expired = evaluate(Plan.build(profile, tgt), approval=late, now=expires)
     assert f"the approval expired at {shown}" in expired.approval_status
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from loadgen.arrivals.plan import Plan
 from loadgen.errors import UsageError
 from loadgen.guard.approvals import approval_path, keygen, sign, write_approval
 from loadgen.guard.findings import shown_path
@@ -126,8 +127,7 @@ def test_production_approval_beside_the_profile_is_picked_up(tmp_path: Path) -> 
     out, code = run([path], "prod")
     assert code == 1 and "[target.production-needs-approval]" in out
     approval = sign(
-        load_profile(path),
-        load_targets(tmp_path / "targets.toml")["prod"],
+        Plan.build(load_profile(path), load_targets(tmp_path / "targets.toml")["prod"]),
         50,
         NOW + timedelta(days=1),
         "Pat",
@@ -147,8 +147,7 @@ def test_malformed_approval_file_is_a_refusal_with_its_line(tmp_path: Path) -> N
     targets_file(tmp_path)
     path = write_profile(tmp_path)
     approval = sign(
-        load_profile(path),
-        load_targets(tmp_path / "targets.toml")["prod"],
+        Plan.build(load_profile(path), load_targets(tmp_path / "targets.toml")["prod"]),
         50,
         NOW + timedelta(days=1),
         "Pat",
@@ -166,7 +165,7 @@ def test_malformed_approval_file_is_a_refusal_with_its_line(tmp_path: Path) -> N
 def test_preflight_matches_lint(tmp_path: Path) -> None:
     targets = load_targets(targets_file(tmp_path))
     path = write_profile(tmp_path, load=SPIKE)
-    verdict = preflight(load_profile(path), targets["prod"], now=NOW)
+    verdict = preflight(Plan.build(load_profile(path), targets["prod"]), now=NOW)
     assert verdict.refused
     out, _ = run([path], "prod")
     for finding in verdict.findings:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from loadgen.arrivals.plan import Plan
 from loadgen.guard.lint import lint
 from loadgen.guard.past import RULE
 from loadgen.guard.rules import evaluate
@@ -32,7 +33,7 @@ CASES = [
 def test_start_in_past_warns_only_after_the_start(
     tmp_path: Path, now: datetime, warns: bool
 ) -> None:
-    v = evaluate(load(tmp_path), target(), approval=None, now=now)
+    v = evaluate(Plan.build(load(tmp_path), target()), approval=None, now=now)
     found = [f for f in v.findings if f.rule == RULE]
     assert bool(found) == warns
     assert all(f.severity == "warning" for f in found)
@@ -41,14 +42,14 @@ def test_start_in_past_warns_only_after_the_start(
 
 def test_no_start_no_past_warning(tmp_path: Path) -> None:
     late = START + timedelta(days=30)
-    v = evaluate(load(tmp_path, schedule=DELETE), target(), approval=None, now=late)
+    v = evaluate(Plan.build(load(tmp_path, schedule=DELETE), target()), approval=None, now=late)
     assert RULE not in {f.rule for f in v.findings}
 
 
 def test_the_local_target_is_warned_too(tmp_path: Path) -> None:
     # a stale date misleads whoever reads the profile, whichever target it runs on
     late = START + timedelta(days=1)
-    v = evaluate(load(tmp_path), BUILTIN_LOCAL, approval=None, now=late)
+    v = evaluate(Plan.build(load(tmp_path), BUILTIN_LOCAL), approval=None, now=late)
     assert RULE in {f.rule for f in v.findings}
 
 

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from loadgen.arrivals.plan import Plan
 from loadgen.guard.findings import Finding
 from loadgen.guard.payload import estimate, id_bytes, limits_for, max_batch_size
 from loadgen.guard.rules import evaluate
@@ -78,7 +79,7 @@ def test_customerio_event_names(tmp_path: Path) -> None:
 
 
 def findings_of(profile: Profile) -> list[Finding]:
-    v = evaluate(profile, target(), approval=None, now=NOW)
+    v = evaluate(Plan.build(profile, target()), approval=None, now=NOW)
     return [f for f in v.findings if f.rule == "payload.too-large"]
 
 

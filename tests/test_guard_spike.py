@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from loadgen.arrivals.plan import Plan
 from loadgen.guard.rules import evaluate
 from tests.guard_support import NOW, load, rules, stages, target, verdict
 
@@ -65,26 +66,24 @@ def test_spike_rules_at_their_boundaries(
 
 def test_thresholds_are_per_target(tmp_path: Path) -> None:
     profile = load(tmp_path, load={"start_rate": 0, "stages": stages((5, 100))})  # 20 req/s/s
-    strict = evaluate(profile, target(), approval=None, now=NOW)
-    relaxed = evaluate(profile, target(max_slope_rps_per_s=20), approval=None, now=NOW)
+    strict = evaluate(Plan.build(profile, target()), approval=None, now=NOW)
+    relaxed = evaluate(Plan.build(profile, target(max_slope_rps_per_s=20)), approval=None, now=NOW)
     assert "spike.slope" in rules(strict)
     assert "spike.slope" not in rules(relaxed)
-    floor = evaluate(profile, target(spike_floor_rps=101), approval=None, now=NOW)
+    floor = evaluate(Plan.build(profile, target(spike_floor_rps=101)), approval=None, now=NOW)
     assert not rules(floor) & SPIKES  # the peak is under this target's harmless floor
     started = load(tmp_path, load={"start_rate": 30, "stages": stages((7, 100))})
     assert "spike.start-above-fraction" in rules(
-        evaluate(started, target(), approval=None, now=NOW)
+        evaluate(Plan.build(started, target()), approval=None, now=NOW)
     )
-    allowed = evaluate(started, target(max_start_fraction=0.3), approval=None, now=NOW)
+    allowed = evaluate(Plan.build(started, target(max_start_fraction=0.3)), approval=None, now=NOW)
     assert not rules(allowed) & SPIKES
 
 
 def test_finding_points_at_the_stage_line_and_says_it_is_not_approvable(tmp_path: Path) -> None:
-    from loadgen.guard.lint import profile_lines
-
     profile = load(tmp_path, load={"start_rate": 0, "stages": stages((10, 50), (1, 90))})
     text = profile.path.read_text().splitlines()
-    v = evaluate(profile, target(), approval=None, now=NOW, lines=profile_lines(profile.path))
+    v = evaluate(Plan.build(profile, target()), approval=None, now=NOW)
     (slope,) = v.findings
     assert slope.path == "load.stages[1].target"
     assert slope.line is not None and text[slope.line - 1].strip() == "target = 90"

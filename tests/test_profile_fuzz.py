@@ -117,9 +117,11 @@ def through_everything(path: Path) -> None:
         plan = Plan.build(profile, target)
         render_plan(plan)
         plan.to_dict()
-        preflight(profile, target, now=NOW)  # the guard as lint, brief and run apply it
+        preflight(plan, now=NOW)  # the guard as lint, brief and run apply it
     check_replay_files(profile)
-    scenarios = ScenarioSet(profile, CREDENTIALS, clock=lambda: NOW.timestamp())
+    scenarios = ScenarioSet(
+        Plan.build(profile, BUILTIN_LOCAL), CREDENTIALS, clock=lambda: NOW.timestamp()
+    )
     for index in range(len(profile.scenarios)):
         for n in (1, 2):
             scenarios.build(index, n)

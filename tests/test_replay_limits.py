@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from loadgen.arrivals.plan import Plan
 from loadgen.inputs.profile import load_profile
+from loadgen.inputs.targets import BUILTIN_LOCAL
 from loadgen.scenarios import ReplayError, ScenarioSet
 from loadgen.scenarios.replay import (
     MAX_RECORD_BYTES,
@@ -154,7 +156,7 @@ def test_a_replay_file_that_is_not_a_regular_file_is_refused(
     special(tmp_path, kind)
     profile = load_profile(write_profile(tmp_path))
     with pytest.raises(ReplayError, match=words):
-        ScenarioSet(profile, CREDENTIALS)
+        ScenarioSet(Plan.build(profile, BUILTIN_LOCAL), CREDENTIALS)
     problems = check_replay_files(profile)
     assert [(p.path, p.line, p.value) for p in problems] == [
         ("scenarios[0].replay.file", 15, "e.ndjson")  # the line of `replay = {...}`

@@ -12,10 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from loadgen.apis import check_scenario
-from loadgen.arrivals.plan import schedule_of
+from loadgen.arrivals.plan import Plan, schedule_of
 from loadgen.errors import ProfileError
 from loadgen.inputs.profile import load_profile
-from loadgen.scenarios import ScenarioSet, planned_requests
+from loadgen.inputs.targets import BUILTIN_LOCAL
+from loadgen.scenarios import ScenarioSet
 from loadgen.scenarios.api_format import SERIAL_STRIDE, Ids, Timeline
 
 PROFILES = sorted(Path(__file__).parent.parent.joinpath("profiles").glob("*.toml"))
@@ -64,9 +65,10 @@ def test_now_timestamps_read_the_clock() -> None:
 
 @pytest.mark.parametrize("path", PROFILES, ids=lambda p: p.name)
 def test_planned_requests_match_the_schedule(path: Path) -> None:
+    """The count the scenarios spread history over (the plan's area) is the schedule's."""
     profile = load_profile(path)
     count = sum(1 for _ in schedule_of(profile).offsets())
-    assert int(planned_requests(profile.load)) == count
+    assert int(Plan.build(profile, BUILTIN_LOCAL).schedule.total_area) == count
 
 
 # (api, kind, api_version, batch_size, events, historical, words; "" = no problem)
@@ -130,7 +132,9 @@ def test_missing_credentials_name_the_key_not_a_value(tmp_path: Path) -> None:
     path = tmp_path / "p.toml"
     path.write_text(PROFILE.format(api="segment"))
     with pytest.raises(ValueError, match="no write_key given for the segment API"):
-        ScenarioSet(load_profile(path), {"posthog": {"token": "secret-token"}})
+        ScenarioSet(
+            Plan.build(load_profile(path), BUILTIN_LOCAL), {"posthog": {"token": "secret-token"}}
+        )
 
 
 @pytest.mark.parametrize("path", PROFILES, ids=lambda p: p.name)
@@ -141,7 +145,7 @@ def test_shipped_profiles_build(path: Path) -> None:
         "customerio": {"site_id": "s", "api_key": "k"},
         "segment": {"write_key": "w"},
     }
-    scenarios = ScenarioSet(profile, credentials, seed=1)
+    scenarios = ScenarioSet(Plan.build(profile, BUILTIN_LOCAL), credentials, seed=1)
     assert scenarios.names == [s.name for s in profile.scenarios]
     for index, spec in enumerate(profile.scenarios):
         built = scenarios.build(index, 1 + index)

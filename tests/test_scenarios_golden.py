@@ -16,7 +16,9 @@ import orjson
 import pytest
 
 from loadgen import __version__
+from loadgen.arrivals.plan import Plan
 from loadgen.inputs.profile import load_profile
+from loadgen.inputs.targets import BUILTIN_LOCAL
 from loadgen.scenarios import BuiltRequest, ScenarioSet
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -65,7 +67,12 @@ CASES = [
 
 
 def scenario_set(profile: str) -> ScenarioSet:
-    return ScenarioSet(load_profile(GOLDEN / profile), CREDENTIALS, seed=3, clock=lambda: NOW)
+    return ScenarioSet(
+        Plan.build(load_profile(GOLDEN / profile), BUILTIN_LOCAL),
+        CREDENTIALS,
+        seed=3,
+        clock=lambda: NOW,
+    )
 
 
 def normalise(value: Any) -> Any:

@@ -12,8 +12,10 @@ from typing import Any
 import orjson
 import pytest
 
+from loadgen.arrivals.plan import Plan
 from loadgen.errors import ScenarioExhausted
 from loadgen.inputs.profile import load_profile
+from loadgen.inputs.targets import BUILTIN_LOCAL
 from loadgen.scenarios import ReplayError, ReplayExhausted, ScenarioSet
 from loadgen.scenarios.replay import ReplayScenario, csv_records, ndjson_records
 
@@ -66,7 +68,9 @@ def scenario_set(
             on_error=on_error,
         )
     )
-    return ScenarioSet(load_profile(path), CREDENTIALS, clock=lambda: NOW)
+    return ScenarioSet(
+        Plan.build(load_profile(path), BUILTIN_LOCAL), CREDENTIALS, clock=lambda: NOW
+    )
 
 
 def drain(scenarios: ScenarioSet) -> list[tuple[str, str, Any, str | None, int]]:
@@ -250,7 +254,7 @@ def test_missing_file_is_reported_at_start(tmp_path: Path) -> None:
         )
     )
     with pytest.raises(ReplayError, match="nowhere.ndjson"):
-        ScenarioSet(load_profile(path), CREDENTIALS)
+        ScenarioSet(Plan.build(load_profile(path), BUILTIN_LOCAL), CREDENTIALS)
 
 
 def test_exhausted_replay_keeps_saying_so(tmp_path: Path) -> None:

@@ -15,7 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loadgen.arrivals.mix import ScenarioMix
+from loadgen.arrivals.plan import Plan
 from loadgen.inputs.profile import load_profile
+from loadgen.inputs.targets import BUILTIN_LOCAL
 from loadgen.scenarios import ScenarioSet
 from loadgen.scenarios.users import (
     HEAD,
@@ -169,7 +171,7 @@ def journey_of(body: dict[str, object], path: str) -> tuple[str, str, str]:
 def test_alias_is_never_built_before_identify(tmp_path: Path, api: str) -> None:
     path = tmp_path / "journeys.toml"
     path.write_text(JOURNEY_PROFILE.format(api=api))
-    scenarios = ScenarioSet(load_profile(path), CREDENTIALS, seed=4)
+    scenarios = ScenarioSet(Plan.build(load_profile(path), BUILTIN_LOCAL), CREDENTIALS, seed=4)
     mix = ScenarioMix(scenarios.weights)
     identified: set[str] = set()
     anonymous_ids: dict[str, str] = {}  # user key -> the anonymous id its tracks used
@@ -196,7 +198,7 @@ def test_alias_is_never_built_before_identify(tmp_path: Path, api: str) -> None:
 def test_track_only_profiles_have_no_anonymous_stage(tmp_path: Path) -> None:
     path = tmp_path / "tracks.toml"
     path.write_text(JOURNEY_PROFILE.format(api="posthog").split('[[scenarios]]\nname = "id')[0])
-    scenarios = ScenarioSet(load_profile(path), CREDENTIALS, seed=4)
+    scenarios = ScenarioSet(Plan.build(load_profile(path), BUILTIN_LOCAL), CREDENTIALS, seed=4)
     for n in range(1, 50):
         built = scenarios.build(0, n)
         assert orjson.loads(built.request.body)["distinct_id"] == built.key

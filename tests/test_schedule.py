@@ -11,7 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loadgen.arrivals.schedule import FULL, Schedule, Segment, SegmentError
+from loadgen.arrivals.schedule import (
+    FULL_SEGMENT,
+    ExecutionSegment,
+    ExecutionSegmentError,
+    Schedule,
+)
 
 # (start_rate, stages, expected offsets of the first requests, expected total)
 OFFSET_TABLE = [
@@ -147,7 +152,7 @@ def test_n_segments_together_are_exactly_the_whole_schedule(
 ) -> None:
     schedule = Schedule(0, [(duration, rate), (duration, rate)])
     whole = list(schedule.offsets())
-    parts = [list(schedule.offsets(Segment.parse(f"{i}/{n}"))) for i in range(1, n + 1)]
+    parts = [list(schedule.offsets(ExecutionSegment.parse(f"{i}/{n}"))) for i in range(1, n + 1)]
     merged = sorted(item for part in parts for item in part)
     assert merged == whole
     # and every segment gets its fair share, give or take a few
@@ -158,16 +163,16 @@ def test_n_segments_together_are_exactly_the_whole_schedule(
 def test_uneven_explicit_segments_partition_exactly() -> None:
     schedule = Schedule(50, [(40, 50)])
     cuts = [Fraction(0), Fraction(1, 3), Fraction(1, 2), Fraction(5, 7), Fraction(1)]
-    parts = [set(schedule.offsets(Segment(a, b))) for a, b in itertools.pairwise(cuts)]
+    parts = [set(schedule.offsets(ExecutionSegment(a, b))) for a, b in itertools.pairwise(cuts)]
     assert sum(len(p) for p in parts) == schedule.total_requests
     assert set().union(*parts) == set(schedule.offsets())
 
 
 def test_segment_membership_uses_exact_van_der_corput_points() -> None:
-    seg = Segment.parse("1/2")
+    seg = ExecutionSegment.parse("1/2")
     # index 0 -> 0, 1 -> 1/2, 2 -> 1/4, 3 -> 3/4: evens land in [0, 1/2)
     assert [seg.contains(j) for j in range(4)] == [True, False, True, False]
-    assert Segment().point(6) == Fraction(3, 8)  # 6 = 0b110 -> 0.011b = 3/8
+    assert ExecutionSegment().point(6) == Fraction(3, 8)  # 6 = 0b110 -> 0.011b = 3/8
 
 
 SEGMENT_TABLE = [
@@ -181,7 +186,7 @@ SEGMENT_TABLE = [
 
 @pytest.mark.parametrize(("text", "low", "high"), SEGMENT_TABLE)
 def test_segment_parse(text: str, low: Fraction, high: Fraction) -> None:
-    assert Segment.parse(text) == Segment(low, high)
+    assert ExecutionSegment.parse(text) == ExecutionSegment(low, high)
 
 
 @pytest.mark.parametrize(
@@ -196,12 +201,12 @@ def test_segment_parse(text: str, low: Fraction, high: Fraction) -> None:
     ],
 )
 def test_segment_parse_rejects(text: str) -> None:
-    with pytest.raises(SegmentError):
-        Segment.parse(text)
+    with pytest.raises(ExecutionSegmentError):
+        ExecutionSegment.parse(text)
 
 
 def test_full_segment_is_default() -> None:
-    assert FULL.is_full and str(FULL) == "0:1"
+    assert FULL_SEGMENT.is_full and str(FULL_SEGMENT) == "0:1"
 
 
 def test_rate_and_area_helpers() -> None:
@@ -216,7 +221,7 @@ def test_rate_and_area_helpers() -> None:
 
 @pytest.mark.parametrize("text", ["1/3", "2/3", "5/7:6/7", "0:1/65536", "1/2:1"])
 def test_low_bits_table_agrees_with_exact_membership(text: str) -> None:
-    segment = Segment.parse(text)
+    segment = ExecutionSegment.parse(text)
     table = segment.low_bits_table()
     for j in range(0, 200_000, 7):
         state = table[j & 0xFFFF]

@@ -81,8 +81,8 @@ def test_plan_and_guard_compute_each_stage_area_a_bounded_number_of_times(
     monkeypatch.setattr(schedule_module, "_stage_area", counted)
     plan = Plan.build(profile, BUILTIN_LOCAL)
     render_plan(plan)
-    preflight(profile, BUILTIN_LOCAL, now=datetime(2026, 11, 20, tzinfo=UTC))
+    preflight(Plan.build(profile, BUILTIN_LOCAL), now=datetime(2026, 11, 20, tzinfo=UTC))
     assert plan.to_dict()["total_requests"] == plan.schedule.total_requests
-    # One schedule for the plan, one for the guard: each area once. A scan per lookup
-    # made this count * count.
+    # One schedule for each plan (the one shown, the one the guard checks): each area
+    # once. A scan per lookup made this count * count.
     assert calls == 2 * count

@@ -227,11 +227,11 @@ def smuggled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Profile, 
 def test_plan_and_brief_mask_a_url_that_got_past_the_file(smuggled: tuple[Profile, Target]) -> None:
     prof, target = smuggled
     plan = Plan.build(prof, target)
-    verdict = preflight(prof, target, now=datetime.now(UTC))
+    verdict = preflight(plan, now=datetime.now(UTC))
     for text in (orjson.dumps(plan.to_dict()).decode(), render_plan(plan)):
         assert not leaks(text)
         assert "http://***@127.0.0.1:9/capture?***#***" in text
-    brief = render_brief(prof, target, verdict, plan)
+    brief = render_brief(plan, verdict)
     assert not leaks(brief)
     assert "127.0.0.1:9/capture" in brief  # the endpoint is still shown, masked or trimmed
 
@@ -242,7 +242,7 @@ def test_a_run_that_fails_on_such_a_url_stores_no_secret(
     prof, target = smuggled
     out = tmp_path / "smuggled.json"
     with pytest.raises(ValueError, match="must not have a query") as info:  # the transport's
-        run_profile(prof, target, RunOptions(out=out))
+        run_profile(Plan.build(prof, target), RunOptions(out=out))
     assert not leaks(str(info.value))  # what a traceback would print
     doc = read_artifact(out)
     assert doc["status"] == "aborted" and "internal error" in doc["status_reason"]
@@ -259,7 +259,7 @@ def test_status_reason_is_masked_whatever_a_component_says(
     prof, target = smuggled
     out = tmp_path / "quoted.json"
     with pytest.raises(RuntimeError):
-        run_profile(prof, target, RunOptions(out=out))
+        run_profile(Plan.build(prof, target), RunOptions(out=out))
     reason = read_artifact(out)["status_reason"]
     assert "cannot reach http://***@127.0.0.1:9/capture?***#***" in reason
     assert not leaks(out.read_text("utf-8"))

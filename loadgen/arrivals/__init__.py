@@ -1,1 +1,2 @@
-"""Pure arrival math, no clock and no asyncio: the schedule, its segments, the mix, the plan."""
+"""Pure arrival math, no clock and no asyncio: the schedule, its execution segments, the mix,
+the plan."""

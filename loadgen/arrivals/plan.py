@@ -1,4 +1,9 @@
-"""The resolved plan of a profile: stages, totals, mix and a terminal chart of the ramp."""
+"""The resolved plan of a profile: stages, totals, mix and a terminal chart of the ramp.
+
+A profile and its target are resolved once into a `Plan`, which then flows down:
+cli -> guard (lint, brief, the run's gate, approve sign) -> runner -> scenarios. So every
+command sees the same schedule, peak rate and events per request by construction.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,10 @@ from typing import Any
 
 from loadgen.arrivals.schedule import Schedule
 from loadgen.durations import format_duration
-from loadgen.inputs.models import Profile
+from loadgen.inputs.models import Profile, ScenarioSpec
 from loadgen.inputs.redact import redact_url
 from loadgen.inputs.targets import Target
+from loadgen.inputs.tomlsource import KeyLines
 
 _BLOCKS = " ▁▂▃▄▅▆▇█"
 
@@ -22,6 +28,9 @@ def schedule_of(profile: Profile) -> Schedule:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
+    """A profile and its target resolved once: the schedule of the profile's ramp, the
+    scenario mix, and the profile's key lines (to place findings) as its reader found them."""
+
     profile: Profile
     target: Target
     schedule: Schedule
@@ -30,9 +39,28 @@ class Plan:
     def build(cls, profile: Profile, target: Target) -> Plan:
         return cls(profile, target, schedule_of(profile))
 
+    @property
+    def lines(self) -> KeyLines | None:
+        """Where each key of the profile file sits (None for a profile not read from one)."""
+        return self.profile.lines
+
+    @property
+    def peak_events_per_s(self) -> float:
+        return self.schedule.peak_rate * self.events_per_request()
+
+    def request_share(self, spec: ScenarioSpec) -> float:
+        """The share of requests that run `spec` (weights are per request)."""
+        return spec.weight / sum(s.weight for s in self.profile.scenarios)
+
+    def events_per_request(self) -> float:
+        return sum(self.request_share(s) * s.batch_size for s in self.profile.scenarios)
+
+    def event_share(self, spec: ScenarioSpec) -> float:
+        """The share of all events that `spec` sends (a batch of 100 counts 100 times)."""
+        return self.request_share(spec) * spec.batch_size / self.events_per_request()
+
     def scenario_rows(self) -> list[dict[str, Any]]:
-        total_weight = sum(s.weight for s in self.profile.scenarios)
-        shares = [s.weight / total_weight for s in self.profile.scenarios]
+        shares = [self.request_share(s) for s in self.profile.scenarios]
         counts = apportion(self.schedule.total_requests, shares)
         rows = []
         for spec, share, requests in zip(self.profile.scenarios, shares, counts, strict=True):
@@ -50,10 +78,6 @@ class Plan:
                 }
             )
         return rows
-
-    def events_per_request(self) -> float:
-        total_weight = sum(s.weight for s in self.profile.scenarios)
-        return sum(s.weight * s.batch_size for s in self.profile.scenarios) / total_weight
 
     def to_dict(self) -> dict[str, Any]:
         s, p = self.schedule, self.profile
@@ -84,7 +108,7 @@ class Plan:
                 "environment": self.target.environment,
             },
             "peak_rps": s.peak_rate,
-            "peak_events_per_s": s.peak_rate * self.events_per_request(),
+            "peak_events_per_s": self.peak_events_per_s,
             "duration_s": s.duration_s,
             "total_requests": s.total_requests,
             "total_events": sum(row["events"] for row in scenarios),

@@ -7,11 +7,11 @@ under the rate curve reaches n. So at a constant 10 req/s the first request star
 floor(area(t)), and a profile sends floor(total area) requests: nothing is quantized to
 seconds, fractional remainders carry from one stage into the next, and nothing drifts.
 
-Segments split the global request indices between workers without coordination: index
-j (0-based) is mapped to the point x_j of the base-2 van der Corput sequence (j's bits
-reversed behind the binary point, an exact dyadic fraction) and belongs to the segment
-[a, b) that contains x_j. Any set of segments that tiles [0, 1) therefore partitions the
-schedule exactly, and each segment's requests are striped evenly through time.
+Execution segments (k6's name) split the global request indices between workers without
+coordination: index j (0-based) is mapped to the point x_j of the base-2 van der Corput
+sequence (j's bits reversed behind the binary point, an exact dyadic fraction) and belongs
+to the segment [a, b) that contains x_j. Any set of segments that tiles [0, 1) therefore
+partitions the schedule exactly, and each segment's requests are striped evenly through time.
 
 No clock, no asyncio: this module is tested with tables, properties and a Fraction oracle.
 """
@@ -45,13 +45,14 @@ class Stage:
         return self.start_s + self.duration_s
 
 
-class SegmentError(ValueError):
-    """A segment string that cannot be read."""
+class ExecutionSegmentError(ValueError):
+    """An execution segment string (`--segment`) that cannot be read."""
 
 
 @dataclass(frozen=True, slots=True)
-class Segment:
-    """The share [start, end) of the unit interval a worker owns (exact fractions)."""
+class ExecutionSegment:
+    """The share [start, end) of the unit interval a worker owns (exact fractions), as k6's
+    execution segment; not to be confused with the Segment API (`scenarios/segment.py`)."""
 
     start: Fraction = Fraction(0)
     end: Fraction = Fraction(1)
@@ -64,7 +65,7 @@ class Segment:
         return f"{self.start}:{self.end}"
 
     @classmethod
-    def parse(cls, text: str) -> Segment:
+    def parse(cls, text: str) -> ExecutionSegment:
         """`"2/4"` is the 2nd of 4 equal segments, `"1/3:2/3"` an explicit range."""
         text = text.strip()
         try:
@@ -73,16 +74,18 @@ class Segment:
             elif match := re.fullmatch(r"(\d+)\s*/\s*(\d+)", text):
                 i, n = int(match.group(1)), int(match.group(2))
                 if not 1 <= i <= n:
-                    raise SegmentError(f"segment {text!r}: write i/n with 1 <= i <= n")
+                    raise ExecutionSegmentError(f"segment {text!r}: write i/n with 1 <= i <= n")
                 low, high = Fraction(i - 1, n), Fraction(i, n)
             else:
-                raise SegmentError(f"segment {text!r}: write i/n (e.g. 2/4) or a:b (e.g. 1/3:2/3)")
+                raise ExecutionSegmentError(
+                    f"segment {text!r}: write i/n (e.g. 2/4) or a:b (e.g. 1/3:2/3)"
+                )
         except (ValueError, ZeroDivisionError) as exc:
-            if isinstance(exc, SegmentError):
+            if isinstance(exc, ExecutionSegmentError):
                 raise
-            raise SegmentError(f"segment {text!r}: {exc}") from None
+            raise ExecutionSegmentError(f"segment {text!r}: {exc}") from None
         if not 0 <= low < high <= 1:
-            raise SegmentError(f"segment {text!r}: need 0 <= start < end <= 1")
+            raise ExecutionSegmentError(f"segment {text!r}: need 0 <= start < end <= 1")
         return cls(low, high)
 
     def point(self, index: int) -> Fraction:
@@ -120,7 +123,7 @@ def _reversed_low_bits() -> tuple[int, ...]:
     return tuple(int(format(r, f"0{_LOW_BITS}b")[::-1], 2) for r in range(1 << _LOW_BITS))
 
 
-FULL = Segment()
+FULL_SEGMENT = ExecutionSegment()
 
 
 class Schedule:
@@ -181,7 +184,7 @@ class Schedule:
         """How many requests are planned to have started by time `t` (inclusive)."""
         return math.floor(self.area_at(t) + 1e-9)
 
-    def offsets(self, segment: Segment = FULL) -> Iterator[tuple[int, float]]:
+    def offsets(self, segment: ExecutionSegment = FULL_SEGMENT) -> Iterator[tuple[int, float]]:
         """Yield (n, offset_s) for every planned request n (1-based) in `segment`, in order."""
         if segment.is_full:
             yield from self._all_offsets()

@@ -8,9 +8,9 @@ from __future__ import annotations
 import typer
 
 from loadgen.cli import guarding, local, running
-from loadgen.cli.arguments import CONTEXT_SETTINGS, HELP_MODE, load_inputs
+from loadgen.cli.arguments import CONTEXT_SETTINGS, HELP_MODE, load_plan
 
-__all__ = ["app", "load_inputs", "main"]
+__all__ = ["app", "load_plan", "main"]
 
 app = typer.Typer(
     name="loadgen",

@@ -1,5 +1,6 @@
 """What the commands share: typer's settings, the PROFILE argument and the target options,
-reading the inputs they name, and loadgen's errors turned into the documented exit codes."""
+reading the inputs they name into one plan, and loadgen's errors turned into the
+documented exit codes."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Annotated, NoReturn, ParamSpec, TypeVar
 
 import typer
 
+from loadgen.arrivals.plan import Plan
 from loadgen.errors import (
     ExitCode,
     GuardRefusal,
@@ -88,10 +90,9 @@ def fail(message: str, code: ExitCode) -> NoReturn:
     raise typer.Exit(code)
 
 
-def load_inputs(
-    profile_path: Path, target_name: str, targets_path: Path | None
-) -> tuple[Profile, Target]:
-    """Read the profile and its target, collecting the problems of both before failing."""
+def load_plan(profile_path: Path, target_name: str, targets_path: Path | None) -> Plan:
+    """Read the profile and its target, collecting the problems of both before failing, and
+    resolve them once into the plan that every later step reads (guard, brief, run)."""
     problems = []
     profile: Profile | None = None
     target: Target | None = None
@@ -107,4 +108,4 @@ def load_inputs(
         problems += exc.problems
     if problems or profile is None or target is None:
         raise InvalidInputError(problems)
-    return profile, target
+    return Plan.build(profile, target)

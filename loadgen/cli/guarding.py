@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from loadgen.arrivals.plan import Plan
 from loadgen.cli.arguments import (
     CONTEXT_SETTINGS,
     HELP_MODE,
@@ -17,7 +16,7 @@ from loadgen.cli.arguments import (
     TargetsOpt,
     errors_to_exit_codes,
     fail,
-    load_inputs,
+    load_plan,
 )
 from loadgen.errors import ExitCode
 from loadgen.inputs.targets import LOCAL
@@ -57,9 +56,8 @@ def brief(
     from loadgen.guard.brief import render_brief
     from loadgen.guard.lint import preflight
 
-    prof, tgt = load_inputs(profile, target, targets)
-    verdict = preflight(prof, tgt, now=datetime.now(UTC))
-    text = render_brief(prof, tgt, verdict, Plan.build(prof, tgt))
+    resolved = load_plan(profile, target, targets)
+    text = render_brief(resolved, preflight(resolved, now=datetime.now(UTC)))
     if out is None:
         typer.echo(text)
     else:
@@ -125,20 +123,20 @@ def approve_sign(
     from loadgen.guard.signing import refuse_unapprovable, trust_warning
     from loadgen.inputs.files import UnreadableInput, read_input
 
-    prof, tgt = load_inputs(profile, target, targets)
+    resolved = load_plan(profile, target, targets)
     now = datetime.now(UTC)
-    refuse_unapprovable(prof, tgt, now=now)
+    refuse_unapprovable(resolved, now=now)
     try:
         pem = read_input(key, "private key").encode()  # bounded: --key /dev/zero cannot grow
-        approval = sign(prof, tgt, max_rps, parse_expiry(expires), by, pem, now=now)
+        approval = sign(resolved, max_rps, parse_expiry(expires), by, pem, now=now)
     except UnreadableInput as exc:
         fail(f"usage: --key {key}: {exc.message}", ExitCode.USAGE)
     except ValueError as exc:
         fail(f"usage: {exc}", ExitCode.USAGE)
-    path = out or approval_path(prof.path)
+    path = out or approval_path(resolved.profile.path)
     write_approval(approval, path)
     until = expiry_text(approval.expires)
     typer.echo(f"approval written to {path}: key {approval.key_id}, valid until {until}", err=True)
     public = public_key_b64(load_private_key(pem).public_key())
-    if warning := trust_warning(approval, prof, tgt, public, now=now):
+    if warning := trust_warning(approval, resolved, public, now=now):
         typer.echo(f"loadgen: warning: {warning}", err=True)

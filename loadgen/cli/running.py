@@ -12,18 +12,17 @@ import typer
 
 from loadgen import interrupts
 from loadgen.arrivals.plan import Plan, render_plan
-from loadgen.arrivals.schedule import Segment, SegmentError
+from loadgen.arrivals.schedule import ExecutionSegment, ExecutionSegmentError
 from loadgen.cli.arguments import (
     ProfileArg,
     TargetOpt,
     TargetsOpt,
     errors_to_exit_codes,
     fail,
-    load_inputs,
+    load_plan,
 )
 from loadgen.errors import ExitCode, GuardRefusal
-from loadgen.inputs.models import Profile
-from loadgen.inputs.targets import LOCAL, Target
+from loadgen.inputs.targets import LOCAL
 
 if TYPE_CHECKING:
     from loadgen.guard.rules import Verdict
@@ -61,8 +60,7 @@ def plan(
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
 ) -> None:
     """Print the resolved plan: stages, peak rate, duration, totals, mix and a ramp chart."""
-    prof, tgt = load_inputs(profile, target, targets)
-    resolved = Plan.build(prof, tgt)
+    resolved = load_plan(profile, target, targets)
     if as_json:
         sys.stdout.buffer.write(
             orjson.dumps(resolved.to_dict(), option=orjson.OPT_INDENT_2) + b"\n"
@@ -91,15 +89,15 @@ def run(
     from loadgen.run.runner import RunOptions, run_profile
 
     try:
-        chosen = Segment.parse(segment)
-    except SegmentError as exc:
+        chosen = ExecutionSegment.parse(segment)
+    except ExecutionSegmentError as exc:
         fail(f"usage: --segment: {exc}", ExitCode.USAGE)
-    prof, tgt = load_inputs(profile, target, targets)
-    verdict = preflight(prof, tgt, now=datetime.now(UTC))
+    resolved = load_plan(profile, target, targets)
+    verdict = preflight(resolved, now=datetime.now(UTC))
     if verdict.findings and (dry_run or not verdict.refused):  # a refusal prints itself below
         typer.echo(render(list(verdict.findings), "text", 1), err=True)
     if dry_run:
-        _dry_run(prof, tgt, verdict, out)
+        _dry_run(resolved, verdict, out)
         return
     if verdict.refused:
         raise GuardRefusal(verdict.refusal_message())
@@ -112,18 +110,18 @@ def run(
         seed=seed,
         rate_cap=verdict.rate_cap,
     )
-    _report(run_profile(prof, tgt, options))
+    _report(run_profile(resolved, options))
 
 
-def _dry_run(prof: Profile, tgt: Target, verdict: Verdict, out: Path | None) -> None:
+def _dry_run(resolved: Plan, verdict: Verdict, out: Path | None) -> None:
     """Everything a run checks before its first request, and the plan; nothing sent."""
     from loadgen.errors import ProfileError
     from loadgen.results.output import prepare_output
     from loadgen.scenarios.replay import check_replay_files
 
-    if replay_problems := check_replay_files(prof):  # the run would fail on opening them
+    if replay_problems := check_replay_files(resolved.profile):  # the run would fail on them
         raise ProfileError(replay_problems)
-    typer.echo(render_plan(Plan.build(prof, tgt)))
+    typer.echo(render_plan(resolved))
     typer.echo(
         f"guard: {'REFUSED' if verdict.refused else 'ok'}; approval: {verdict.approval_status}"
     )

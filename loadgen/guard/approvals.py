@@ -27,11 +27,10 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from loadgen.arrivals.plan import Plan
 from loadgen.errors import InvalidInputError, Problem
 from loadgen.guard.expiry import utc_text
 from loadgen.inputs.files import UnreadableInput, read_input
-from loadgen.inputs.models import Profile
-from loadgen.inputs.targets import Target
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -181,8 +180,7 @@ def load_private_key(pem: bytes) -> Ed25519PrivateKey:
 
 
 def sign(
-    profile: Profile,
-    target: Target,
+    plan: Plan,
     max_rps: float,
     expires: datetime,
     approver: str,
@@ -190,8 +188,9 @@ def sign(
     *,
     now: datetime | None = None,
 ) -> Approval:
-    """Sign an approval of `profile` on `target` (its name, endpoint and environment) up to
-    `max_rps` requests/s. The guard's other rules are the caller's (see `signing`)."""
+    """Sign an approval of the plan's profile on its target (the target's name, endpoint and
+    environment) up to `max_rps` requests/s. The guard's other rules are the caller's (see
+    `signing`)."""
     issued = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     if expires.tzinfo is None:
         raise ValueError("expires needs a time zone (e.g. 2026-12-31T18:00:00+01:00)")
@@ -201,9 +200,10 @@ def sign(
         raise ValueError("the approver's name is required")
     if not math.isfinite(max_rps) or max_rps <= 0:
         raise ValueError(f"max_rps must be a positive number of requests/s, not {max_rps}")
-    if not max_rps >= profile.peak_rate:
+    profile, target, peak = plan.profile, plan.target, plan.schedule.peak_rate
+    if not max_rps >= peak:
         raise ValueError(
-            f"max_rps {max_rps:g} is below the profile's peak of {profile.peak_rate:g} req/s: "
+            f"max_rps {max_rps:g} is below the profile's peak of {peak:g} req/s: "
             "the approval would never be valid"
         )
     key = load_private_key(private_key_pem)

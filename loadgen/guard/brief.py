@@ -46,8 +46,9 @@ def excess_over(schedule: Schedule, limit: float) -> tuple[float, float]:
     return requests, seconds
 
 
-def render_brief(profile: Profile, target: Target, verdict: Verdict, plan: Plan) -> str:
-    ctx = Context.of(profile, target)
+def render_brief(plan: Plan, verdict: Verdict) -> str:
+    """The heads-up for `plan`, with the guard's `verdict` on that same plan."""
+    profile, target, ctx = plan.profile, plan.target, Context.of(plan)
     sections = [
         _header(profile, target, verdict),
         _schedule(profile, plan),
@@ -117,7 +118,7 @@ def _peak(ctx: Context, plan: Plan) -> str:
         [
             "## Peak rate and total duration",
             "",
-            f"- peak rate: {ctx.peak_rps:g} requests/s = {ctx.peak_events_per_s:,.4g} events/s",
+            f"- peak rate: {ctx.peak_rps:g} requests/s = {plan.peak_events_per_s:,.4g} events/s",
             f"- total duration: {format_duration(plan.schedule.duration_s)}",
             f"- total: {d['total_requests']:,} requests, {d['total_events']:,} events",
         ]
@@ -142,7 +143,7 @@ def _ramp(plan: Plan) -> str:
 def _batching(ctx: Context) -> str:
     rows: list[list[object]] = []
     for spec in ctx.profile.scenarios:
-        rps = ctx.peak_rps * ctx.request_share(spec)
+        rps = ctx.peak_rps * ctx.plan.request_share(spec)
         lim = limits_for(spec)
         size = estimate(spec, ctx.profile.users).request_bytes
         limit = lim.batch_bytes if spec.kind == "batch" else lim.request_bytes
@@ -167,7 +168,7 @@ def _event_types(ctx: Context, plan: Plan) -> str:
     rows: list[list[object]] = []
     for spec, row in zip(ctx.profile.scenarios, plan.scenario_rows(), strict=True):
         names = ", ".join(f"`{n}`" for n in spec.events) or f"({spec.kind})"
-        share = ctx.event_share(spec)
+        share = ctx.plan.event_share(spec)
         history = f"history {format_duration(spec.history_s)}" if spec.historical else ""
         rows.append([spec.name, spec.kind, names, f"{share:.1%}", f"{row['events']:,}", history])
     shares = merge_shares(ctx)
@@ -183,7 +184,7 @@ def _event_types(ctx: Context, plan: Plan) -> str:
 def _variance(ctx: Context, plan: Plan) -> str:
     users = ctx.profile.users
     shares = expected_top_shares(users.count, users.skew, TOPS)
-    total, peak = plan.to_dict()["total_events"], ctx.peak_events_per_s
+    total, peak = plan.to_dict()["total_events"], plan.peak_events_per_s
     rows: list[list[object]] = [
         [f"top {k:,}", f"{shares[k]:.3%}", f"{shares[k] * total:,.0f}", f"{shares[k] * peak:,.4g}"]
         for k in TOPS

@@ -19,7 +19,7 @@ def merge_shares(ctx: Context) -> dict[str, float]:
     shares = {"identify": 0.0, "alias": 0.0}
     for spec in ctx.profile.scenarios:
         if spec.kind in shares:
-            shares[spec.kind] += ctx.event_share(spec)
+            shares[spec.kind] += ctx.plan.event_share(spec)
     return shares
 
 

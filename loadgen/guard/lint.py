@@ -1,8 +1,9 @@
 """`loadgen lint` as a function, and `preflight`: the guard as every command applies it.
 
-`preflight` reads what `evaluate` must not (the profile's key lines, the approval file
-beside it) and returns the verdict; `lint` runs it over many profiles and renders the
-findings in one format with the documented exit code.
+`preflight` reads what `evaluate` must not (the approval file beside the profile), places
+the findings about the target on its targets file's lines and returns the verdict; `lint`
+runs it over many profiles and renders the findings in one format with the documented
+exit code.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from pathlib import Path
 
 import orjson
 
+from loadgen.arrivals.plan import Plan
 from loadgen.errors import ExitCode, InvalidInputError, UsageError
 from loadgen.guard.approvals import Approval, ApprovalError, approval_path, load_approval
 from loadgen.guard.findings import FORMATS, INVALID_RULES, Finding, from_problem, render
 from loadgen.guard.limits import unknown_target
 from loadgen.guard.rules import Verdict, evaluate
-from loadgen.inputs.files import UnreadableInput, read_input
 from loadgen.inputs.models import Profile
 from loadgen.inputs.profile import load_profile
 from loadgen.inputs.targets import (
@@ -29,15 +30,6 @@ from loadgen.inputs.targets import (
     no_targets_file_text,
     targets_file_candidates,
 )
-from loadgen.inputs.tomlsource import KeyLines, scan_key_lines
-
-
-def profile_lines(path: Path) -> KeyLines | None:
-    """The key lines of a profile file, to place findings (None if it cannot be read)."""
-    try:
-        return scan_key_lines(read_input(path, "profile"))
-    except UnreadableInput:
-        return None
 
 
 def approval_beside(profile_path: Path) -> tuple[Approval | None, ApprovalError | None]:
@@ -51,35 +43,21 @@ def approval_beside(profile_path: Path) -> tuple[Approval | None, ApprovalError 
         return None, exc
 
 
-def preflight(profile: Profile, target: Target, *, now: datetime) -> Verdict:
+def preflight(plan: Plan, *, now: datetime) -> Verdict:
     """The guard's verdict with the approval file beside the profile picked up, and the
     findings about the target placed on their line of its targets file."""
-    approval, error = approval_beside(profile.path)
-    verdict = evaluate(
-        profile,
-        target,
-        approval=approval,
-        now=now,
-        lines=profile_lines(profile.path),
-        approval_error=error,
-    )
-    return replace(verdict, findings=place_in_targets_file(verdict.findings, target))
+    approval, error = approval_beside(plan.profile.path)
+    verdict = evaluate(plan, approval=approval, now=now, approval_error=error)
+    return replace(verdict, findings=place_in_targets_file(verdict.findings, plan.target))
 
 
 def place_in_targets_file(findings: tuple[Finding, ...], target: Target) -> tuple[Finding, ...]:
     """Give a line to each finding about a `targets.NAME...` key of the target's own file
-    (the pure rules know the key, not the file's layout)."""
-    if target.source is None:
-        return findings
-    unplaced = [f for f in findings if _about_target_key(f, target.source)]
-    if not unplaced:
-        return findings
-    try:
-        lines = scan_key_lines(read_input(Path(target.source), "targets"))
-    except UnreadableInput:
+    (the pure rules know the key, not the file's layout; the targets reader found the lines)."""
+    if target.source is None or target.lines is None:
         return findings
     return tuple(
-        replace(f, line=lines.line_of(f.path)) if _about_target_key(f, target.source) else f
+        replace(f, line=target.line_of(f.path)) if _about_target_key(f, target.source) else f
         for f in findings
     )
 
@@ -133,7 +111,7 @@ def lint_one(
         problems += [from_problem(p) for p in exc.problems]
     if problems or profile is None or target is None:
         return problems
-    return list(preflight(profile, target, now=now).findings)
+    return list(preflight(Plan.build(profile, target), now=now).findings)
 
 
 def exit_code(findings: list[Finding], *, strict: bool) -> ExitCode:

@@ -31,10 +31,11 @@ def overflow_events_per_s(ctx: Context) -> float:
     PostHog `historical_migration` batches go to their own topic and never overflow, so
     they are left out; every other scenario counts, whatever its API.
     """
+    plan = ctx.plan
     exempt = sum(
-        ctx.event_share(s) for s in ctx.profile.scenarios if s.historical and s.api == "posthog"
+        plan.event_share(s) for s in plan.profile.scenarios if s.historical and s.api == "posthog"
     )
-    return ctx.peak_events_per_s * max(0.0, 1.0 - exempt)
+    return plan.peak_events_per_s * max(0.0, 1.0 - exempt)
 
 
 def hottest_user_events_per_s(ctx: Context) -> float:

@@ -1,8 +1,9 @@
 """The guard's verdict: every rule of GUARD.md over one profile and one target, plus approval.
 
-`evaluate` is pure (no files, no clock): `lint`, `brief` and `run` call it with the same
-inputs and so give the same answer. An approval covers only the refusals in `APPROVABLE`;
-a spike, a payload that cannot fit, or a missing `apps_enabled` stays refused.
+`evaluate` is pure (no files, no clock): `lint`, `brief`, `run` and `approve sign` call it
+with the same resolved `Plan` and so give the same answer. An approval covers only the
+refusals in `APPROVABLE`; a spike, a payload that cannot fit, or a missing `apps_enabled`
+stays refused.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from loadgen.arrivals.plan import Plan
 from loadgen.errors import Problem
 from loadgen.guard import events, limits, past, payload, population, spike, timing
 from loadgen.guard.approvals import Approval, ApprovalError
@@ -18,9 +20,7 @@ from loadgen.guard.context import Context
 from loadgen.guard.expiry import expiry_text
 from loadgen.guard.findings import Finding, Severity, describe
 from loadgen.guard.limits import APPROVABLE
-from loadgen.inputs.models import Profile
 from loadgen.inputs.targets import Target
-from loadgen.inputs.tomlsource import KeyLines
 
 if TYPE_CHECKING:
     from loadgen.guard.verification import ApprovalFailure
@@ -59,19 +59,18 @@ class Verdict:
 
 
 def evaluate(
-    profile: Profile,
-    target: Target,
+    plan: Plan,
     *,
     approval: Approval | None,
     now: datetime,
-    lines: KeyLines | None = None,
     approval_error: ApprovalError | None = None,
 ) -> Verdict:
-    """Apply every rule; `lines` places findings on profile lines, `approval_error` is a
+    """Apply every rule; findings sit on the plan's profile lines, `approval_error` is a
     malformed approval file found beside the profile."""
     if now.tzinfo is None:
         raise ValueError("now must be time-zone aware")
-    ctx = Context.of(profile, target, lines)
+    target = plan.target
+    ctx = Context.of(plan)
     found = [finding for check in CHECKS for finding in check(ctx)]
     found += past.check(ctx, now)  # the one rule that reads the clock
     needs = any(f.rule in APPROVABLE for f in found)
@@ -85,7 +84,7 @@ def evaluate(
     # Checking an approval (and with it cryptography) only when there is one to check.
     from loadgen.guard.verification import verify
 
-    check = verify(approval, profile, target, now)
+    check = verify(approval, plan, now)
     if not check.valid:
         found += [_failure(approval, f, target, needs) for f in check.failures]
         return _verdict(found, f"invalid: {check.failures[0].message}", None, needs, target)

@@ -10,23 +10,21 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from loadgen.arrivals.plan import Plan
 from loadgen.errors import GuardRefusal
 from loadgen.guard.approvals import Approval, key_id
 from loadgen.guard.limits import APPROVABLE
-from loadgen.guard.lint import profile_lines
 from loadgen.guard.rules import evaluate
 from loadgen.guard.verification import verify
-from loadgen.inputs.models import Profile
-from loadgen.inputs.targets import Target
 
 TRUST_RULES = frozenset({"approval.no-trusted-keys", "approval.untrusted-key"})
 _NEVER = "no approval can cover these: fix the profile first, then sign it"
 
 
-def refuse_unapprovable(profile: Profile, target: Target, *, now: datetime) -> None:
+def refuse_unapprovable(plan: Plan, *, now: datetime) -> None:
     """Raise `GuardRefusal` (exit 4, as `run` would) when a refusal that no approval covers
     stands: a spike, a payload that cannot fit, a production target without apps_enabled."""
-    verdict = evaluate(profile, target, approval=None, now=now, lines=profile_lines(profile.path))
+    verdict = evaluate(plan, approval=None, now=now)
     standing = tuple(
         f
         for f in verdict.findings
@@ -37,12 +35,11 @@ def refuse_unapprovable(profile: Profile, target: Target, *, now: datetime) -> N
         raise GuardRefusal(f"{only.refusal_message()}\n{_NEVER}")
 
 
-def trust_warning(
-    approval: Approval, profile: Profile, target: Target, public_key: str, *, now: datetime
-) -> str | None:
+def trust_warning(approval: Approval, plan: Plan, public_key: str, *, now: datetime) -> str | None:
     """What to tell the signer when `target` does not trust the key yet: the approval is
     void until its public key is added to the target's `trusted_keys`."""
-    check = verify(approval, profile, target, now)
+    check = verify(approval, plan, now)
+    target = plan.target
     if not any(f.rule in TRUST_RULES for f in check.failures):
         return None
     if target.is_local and target.source is None:  # built in: it has no trusted_keys to edit

@@ -1,4 +1,4 @@
-"""Verify an approval against the profile and target it is used with.
+"""Verify an approval against the plan (profile and target) it is used with.
 
 Trust comes first (the key must be one the *target* lists), then the signature (a
 tampered file says nothing true), then the scope: the target's name, endpoint and
@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from loadgen.arrivals.plan import Plan
 from loadgen.guard.approvals import CLOCK_SKEW, Approval, canonical_bytes, endpoint_of, key_id
 from loadgen.guard.expiry import expiry_text, utc_text
 from loadgen.guard.limits import suggested_max_rps
-from loadgen.inputs.models import Profile
 from loadgen.inputs.targets import Target
 
 if TYPE_CHECKING:
@@ -42,12 +42,12 @@ class ApprovalCheck:
         return not self.failures
 
 
-def verify(approval: Approval, profile: Profile, target: Target, now: datetime) -> ApprovalCheck:
+def verify(approval: Approval, plan: Plan, now: datetime) -> ApprovalCheck:
     """Check trust, then the signature, then what was approved against what is asked."""
-    failure = _trust_and_signature(approval, target)
+    failure = _trust_and_signature(approval, plan.target)
     if failure is not None:
         return ApprovalCheck(approval, (failure,))
-    return ApprovalCheck(approval, tuple(_scope(approval, profile, target, now)))
+    return ApprovalCheck(approval, tuple(_scope(approval, plan, now)))
 
 
 def _trust_and_signature(approval: Approval, target: Target) -> ApprovalFailure | None:
@@ -99,10 +99,10 @@ def _trusted_key(wanted: str, trusted: tuple[str, ...]) -> Ed25519PublicKey | No
 RESIGN = "ask the pipeline team for a new approval (loadgen approve sign)"
 
 
-def _scope(a: Approval, profile: Profile, target: Target, now: datetime) -> list[ApprovalFailure]:
+def _scope(a: Approval, plan: Plan, now: datetime) -> list[ApprovalFailure]:
     return [
-        *_binding(a, target),
-        *_profile_and_peak(a, profile),
+        *_binding(a, plan.target),
+        *_profile_and_peak(a, plan),
         *_validity(a, now),
     ]
 
@@ -143,7 +143,8 @@ def _binding(a: Approval, target: Target) -> list[ApprovalFailure]:
     return failures
 
 
-def _profile_and_peak(a: Approval, profile: Profile) -> list[ApprovalFailure]:
+def _profile_and_peak(a: Approval, plan: Plan) -> list[ApprovalFailure]:
+    profile, peak = plan.profile, plan.schedule.peak_rate
     failures = []
     if a.profile_hash != profile.content_hash:
         failures.append(
@@ -155,15 +156,14 @@ def _profile_and_peak(a: Approval, profile: Profile) -> list[ApprovalFailure]:
                 f"undo the edit, or {RESIGN}",
             )
         )
-    if profile.peak_rate > a.max_rps:
+    if peak > a.max_rps:
         failures.append(
             ApprovalFailure(
                 "approval.peak-above-approved",
-                f"the profile peaks at {profile.peak_rate:g} req/s, above the approved "
-                f"{a.max_rps:g} req/s",
+                f"the profile peaks at {peak:g} req/s, above the approved {a.max_rps:g} req/s",
                 "max_rps",
                 f"lower the peak to {a.max_rps:g} req/s, or {RESIGN} "
-                f"(--max-rps {suggested_max_rps(profile.peak_rate)})",
+                f"(--max-rps {suggested_max_rps(peak)})",
             )
         )
     return failures

@@ -1,17 +1,18 @@
 """The profile's frozen models: what a profile TOML file says, with defaults filled in.
 
-They import nothing above `errors` and the API table, so every floor may use them; the
-strict reader that builds them is `inputs/profile.py`.
+They import nothing above `errors`, the API table and the key-lines map of `tomlsource`, so
+every floor may use them; the strict reader that builds them is `inputs/profile.py`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from loadgen.apis import Api, Kind
+from loadgen.inputs.tomlsource import KeyLines
 
 # Events per request, any API; the builders' serial stride (scenarios/api_format.py) is this.
 MAX_BATCH_SIZE = 10_000
@@ -91,10 +92,8 @@ class Profile:
     retries: RetrySpec
     path: Path
     content_hash: str  # canonical: insensitive to comments and formatting
-
-    @property
-    def peak_rate(self) -> float:
-        return max([self.load.start_rate, *(s.target for s in self.load.stages)])
+    # where each key sits in that file, as the reader found them (to place findings)
+    lines: KeyLines | None = field(default=None, compare=False, repr=False)
 
     @property
     def duration_s(self) -> float:

@@ -1,8 +1,9 @@
 """The profile reader: builds the frozen models (`inputs/models.py`) from a TOML file, strictly.
 
-`load_profile(path)` returns a `Profile` or raises `ProfileError` listing every problem
-(file:line, key path, value, fix). Validation never changes the input; defaults are
-filled in the models only.
+`load_profile(path)` returns a `Profile` (with the line of each key, so no one reads the
+file again to place a finding) or raises `ProfileError` listing every problem (file:line,
+key path, value, fix). Validation never changes the input; defaults are filled in the
+models only.
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ def _read_profile(r: Reader, data: dict[str, Any], path: Path) -> Profile:
         retries=_read_retries(r, r.table(data, "retries", "")),
         path=path,
         content_hash=canonical_hash(data),
+        lines=r.lines,
     )
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from loadgen.arrivals.mix import ScenarioMix
-from loadgen.arrivals.schedule import FULL, Schedule, Segment
+from loadgen.arrivals.schedule import FULL_SEGMENT, ExecutionSegment, Schedule
 from loadgen.errors import ScenarioExhausted
 from loadgen.results.status import RunStatus
 from loadgen.run.clock import Clock, Timer
@@ -84,7 +84,7 @@ class Engine:
         recorder: Recorder,
         clock: Clock,
         config: EngineConfig,
-        segment: Segment = FULL,
+        segment: ExecutionSegment = FULL_SEGMENT,
         safety: Safety | None = None,
         retry: RetryPolicy | None = None,
         rate_cap: RateCapLike | None = None,

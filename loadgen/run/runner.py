@@ -1,7 +1,8 @@
 """One run from start to artifact: wire the target, transport, scenarios, metrics, safety
 and display around the engine, and write the results whatever happens.
 
-The CLI calls `run_profile`; the engine itself knows nothing of targets, guards or files.
+The CLI calls `run_profile` with the plan it resolved once (the one the guard checked); the
+engine itself knows nothing of targets, guards or files.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from loadgen import interrupts
 from loadgen.arrivals.mix import ScenarioMix
-from loadgen.arrivals.plan import schedule_of
-from loadgen.arrivals.schedule import FULL, Schedule, Segment
+from loadgen.arrivals.plan import Plan
+from loadgen.arrivals.schedule import FULL_SEGMENT, ExecutionSegment, Schedule
 from loadgen.errors import ExitCode, LoadgenError
 from loadgen.guard.runtime import RetryBackoff, SafetyMonitor
 from loadgen.inputs.models import Profile
@@ -53,7 +54,7 @@ class RunOptions:
     out: Path | None = None
     grace_s: float = 5.0
     display: DisplayMode = "quiet"
-    segment: Segment = FULL
+    segment: ExecutionSegment = FULL_SEGMENT
     seed: int = 0
     rate_cap: float | None = None  # requests/s incl. retries (the approved or allowed peak)
 
@@ -67,17 +68,17 @@ class RunResult:
     not_there_because: str | None = None  # set when `path` is the fallback, not `requested`
 
 
-def run_profile(profile: Profile, target: Target, options: RunOptions) -> RunResult:
+def run_profile(plan: Plan, options: RunOptions) -> RunResult:
     """The run on its event loop (uvloop when available); always returns with an artifact
     written, even after a second Ctrl-C that ended the loop."""
     written: list[RunResult] = []
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency on every supported OS
-        return asyncio.run(_run_to_artifact(profile, target, options, written))
+        return asyncio.run(_run_to_artifact(plan, options, written))
     try:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            return runner.run(_run_to_artifact(profile, target, options, written))
+            return runner.run(_run_to_artifact(plan, options, written))
     except KeyboardInterrupt:  # a second Ctrl-C outside our task: the cancelled run wrote it
         if written:
             return dataclasses.replace(written[-1], exit_code=ExitCode.INTERRUPTED)
@@ -106,8 +107,7 @@ def _mock_rps_limit(target: Target, options: RunOptions) -> float:
 class _RunState:
     """What one run accumulates, so that any ending can write the artifact from it."""
 
-    profile: Profile
-    target: Target
+    plan: Plan
     options: RunOptions
     metrics: RunMetrics
     url: str
@@ -122,14 +122,21 @@ class _RunState:
     cpu: CpuWatch = field(default_factory=CpuWatch)
     notes: dict[str, Any] = field(default_factory=dict)  # what the scenarios counted
 
+    @property
+    def profile(self) -> Profile:
+        return self.plan.profile
 
-async def _run_to_artifact(
-    profile: Profile, target: Target, options: RunOptions, written: list[RunResult]
-) -> RunResult:
+    @property
+    def target(self) -> Target:
+        return self.plan.target
+
+
+async def _run_to_artifact(plan: Plan, options: RunOptions, written: list[RunResult]) -> RunResult:
     """The run, with its artifact written however it ends: completed, stopped, or crashed."""
-    metrics = RunMetrics([s.name for s in profile.scenarios])
+    target = plan.target
+    metrics = RunMetrics([s.name for s in plan.profile.scenarios])
     url = MOCK_NOT_STARTED if target.is_local else target.url  # until the mock has its port
-    state = _RunState(profile, target, options, metrics, url, written)
+    state = _RunState(plan, options, metrics, url, written)
     try:
         await _settled(_run_with_resources(state))
     except (asyncio.CancelledError, KeyboardInterrupt):  # a second Ctrl-C before the engine ran
@@ -164,13 +171,13 @@ async def _run_with_resources(state: _RunState) -> None:
     if interrupts.pending():  # Ctrl-C while loadgen was starting: start nothing more
         state.outcome.status, state.outcome.reason = "interrupted", _interrupted_reason(state)
         return
-    schedule = schedule_of(profile)
+    schedule = state.plan.schedule
     with _target_url(target, options) as (url, mock):
         state.url = url
         credentials: dict[str, dict[str, str]] = {
             s.api: target.credential_values(s.api) for s in profile.scenarios
         }
-        scenarios = ScenarioSet(profile, credentials, seed=options.seed)
+        scenarios = ScenarioSet(state.plan, credentials, seed=options.seed)
         transport = make_transport(
             url,
             target.transport,

@@ -18,14 +18,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from loadgen.scenarios.api_format import BuiltRequest
     from loadgen.scenarios.replay import ReplayError, ReplayExhausted
-    from loadgen.scenarios.scenario_set import ScenarioSet, planned_requests
+    from loadgen.scenarios.scenario_set import ScenarioSet
 
 __all__ = [
     "BuiltRequest",
     "ReplayError",
     "ReplayExhausted",
     "ScenarioSet",
-    "planned_requests",
 ]
 
 _MODULE_OF = MappingProxyType(
@@ -34,7 +33,6 @@ _MODULE_OF = MappingProxyType(
         "ReplayError": "replay",
         "ReplayExhausted": "replay",
         "ScenarioSet": "scenario_set",
-        "planned_requests": "scenario_set",
     }
 )
 

@@ -46,9 +46,9 @@ from typing import IO, Any, AnyStr
 import orjson
 
 from loadgen.errors import LoadgenError, Problem, ScenarioExhausted
-from loadgen.inputs.files import UnreadableInput, open_regular, read_input
+from loadgen.inputs.files import UnreadableInput, open_regular
 from loadgen.inputs.models import Profile, ScenarioSpec
-from loadgen.inputs.tomlsource import KeyLines, scan_key_lines
+from loadgen.inputs.tomlsource import KeyLines
 from loadgen.scenarios.api_format import (
     SERIAL_STRIDE,
     ApiFormat,
@@ -339,14 +339,13 @@ def check_replay_files(profile: Profile) -> list[Problem]:
     """Each replay file of `profile` exists, is a regular file and can be read: a problem
     at the line of its `replay` key otherwise (what `run --dry-run` checks)."""
     problems: list[Problem] = []
-    lines: KeyLines | None = None
+    lines = profile.lines or KeyLines()  # as the profile reader found them
     for index, spec in enumerate(profile.scenarios):
         if spec.replay is None:
             continue
         try:
             open_regular(profile.path.parent / spec.replay.file, "replay").close()
         except UnreadableInput as exc:
-            lines = lines or _key_lines(profile.path)
             key = f"scenarios[{index}].replay.file"
             problems.append(
                 Problem(
@@ -360,10 +359,3 @@ def check_replay_files(profile: Profile) -> list[Problem]:
                 )
             )
     return problems
-
-
-def _key_lines(path: Path) -> KeyLines:
-    try:
-        return scan_key_lines(read_input(path, "profile"))
-    except UnreadableInput:  # it was read a moment ago; without it, problems have no line
-        return KeyLines()

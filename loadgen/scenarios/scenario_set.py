@@ -1,6 +1,6 @@
 """The scenarios of one profile, ready to build each planned request with its API's wire format.
 
-`ScenarioSet(profile, credentials, seed=..., clock=...)` is what the engine calls:
+`ScenarioSet(plan, credentials, seed=..., clock=...)` is what the engine calls:
 `build(scenario, n)` returns a `BuiltRequest` (the request, its ordering key, its event
 count). A generated scenario picks users from the population (`users.py`) and follows their
 journeys; a replay scenario (`replay.py`) streams a file. Each API's format comes from the
@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from loadgen.apis import check_scenario, credential_keys
-from loadgen.arrivals.schedule import Schedule
-from loadgen.inputs.models import LoadSpec, Profile, ScenarioSpec
+from loadgen.arrivals.plan import Plan
+from loadgen.inputs.models import ScenarioSpec
 from loadgen.inputs.templates import Context, compile_properties
 from loadgen.scenarios.api_format import (
     SERIAL_STRIDE,
@@ -45,13 +45,6 @@ FORMATS: Mapping[str, FormatMaker] = {
     "customerio": CustomerIO,
     "segment": lambda credentials, ids, version: Segment(credentials, ids),
 }
-
-
-def planned_requests(load: LoadSpec) -> float:
-    """The requests the schedule plans: the area under the rate curve."""
-    return float(
-        Schedule(load.start_rate, [(s.duration_s, s.target) for s in load.stages]).total_area
-    )
 
 
 class GeneratedScenario:
@@ -135,15 +128,16 @@ class ScenarioSet:
 
     def __init__(
         self,
-        profile: Profile,
+        plan: Plan,
         credentials: Mapping[str, Mapping[str, str]],
         *,
         seed: int = 0,
         clock: Callable[[], float] = time.time,
         nonce: int | None = None,
     ) -> None:
+        profile = plan.profile
         _refuse_unsendable(profile.scenarios)
-        factory = _Factory(profile, credentials, seed, clock, nonce)
+        factory = _Factory(plan, credentials, seed, clock, nonce)
         self.names = [s.name for s in profile.scenarios]
         self.weights = [s.weight for s in profile.scenarios]
         self._journeys = factory.journeys
@@ -186,17 +180,18 @@ class _Factory:
 
     def __init__(
         self,
-        profile: Profile,
+        plan: Plan,
         credentials: Mapping[str, Mapping[str, str]],
         seed: int,
         clock: Callable[[], float],
         nonce: int | None,
     ) -> None:
+        profile = plan.profile
         self.profile, self.credentials, self.seed, self.clock = profile, credentials, seed, clock
         self.ids = Ids(nonce if nonce is not None else secrets.randbits(64))
         users = profile.users
         self.population = Population(users.count, users.skew, users.id_prefix, seed)
-        self.planned = planned_requests(profile.load)
+        self.planned = float(plan.schedule.total_area)  # the requests the schedule plans
         self.journeys: dict[str, Journeys] = {}
         self.formats: dict[tuple[str, str], ApiFormat] = {}
         # users start anonymous only where the profile identifies them (see users.py)
@@ -243,4 +238,4 @@ def _make_format(
     return FORMATS[spec.api](values, ids, spec.api_version)
 
 
-__all__ = ["FORMATS", "GeneratedScenario", "ScenarioSet", "planned_requests"]
+__all__ = ["FORMATS", "GeneratedScenario", "ScenarioSet"]
