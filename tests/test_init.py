@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from loadgen.inputs.starter import APIS, PROFILE_FILE, TARGETS_FILE
+from loadgen.inputs.starter import APIS, PROFILE_FILE
+from loadgen.inputs.targets_file import TARGETS_FILE
 from tests.run_support import cli
 
 # An entry line of the commented targets: `# [targets.x]` or `# key = value`, not prose.

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from loadgen.inputs.origin import parse_origin
 from loadgen.inputs.redact import (
     bad_variable_name,
     looks_like_secret,
@@ -13,7 +14,6 @@ from loadgen.inputs.redact import (
     redact_urls,
     url_has_secret_parts,
 )
-from loadgen.transport.origin import parse_origin
 
 # (URL, as shown)
 URLS = [

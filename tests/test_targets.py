@@ -9,14 +9,8 @@ import pytest
 
 from loadgen.errors import TargetError
 from loadgen.guard.lint import lint
-from loadgen.inputs.targets import (
-    BUILTIN_LOCAL,
-    LOCAL,
-    find_targets_file,
-    load_targets,
-    resolve_target,
-    targets_file_candidates,
-)
+from loadgen.inputs.targets import BUILTIN_LOCAL, LOCAL, load_targets, resolve_target
+from loadgen.inputs.targets_file import find_targets_file, targets_file_candidates
 from tests import run_support
 from tests.run_support import write_profile
 

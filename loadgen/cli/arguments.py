@@ -23,13 +23,8 @@ from loadgen.errors import (
 )
 from loadgen.inputs.models import Profile
 from loadgen.inputs.profile import load_profile
-from loadgen.inputs.targets import (
-    Target,
-    find_targets_file,
-    load_targets,
-    resolve_target,
-    targets_file_candidates,
-)
+from loadgen.inputs.targets import Target, load_targets, resolve_target
+from loadgen.inputs.targets_file import find_targets_file, targets_file_candidates
 
 # `-h` as well as `--help`, on every command (subcommands inherit the context settings).
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}

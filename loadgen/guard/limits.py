@@ -12,7 +12,7 @@ import math
 from loadgen.durations import format_duration
 from loadgen.guard.context import Context
 from loadgen.guard.findings import UNKNOWN_TARGET, Finding
-from loadgen.inputs.targets import INIT_HINT
+from loadgen.inputs.targets_file import INIT_HINT
 
 APPROVABLE = frozenset({"limit.workspace-rps", "target.production-needs-approval"})
 _REL = 1e-9  # exactly at a limit passes

@@ -20,13 +20,12 @@ from loadgen.guard.approvals import Approval, ApprovalError, approval_path, load
 from loadgen.guard.findings import FORMATS, INVALID_RULES, Finding, from_problem, render
 from loadgen.guard.limits import unknown_target
 from loadgen.guard.rules import Verdict, evaluate
+from loadgen.inputs.files import display_path
 from loadgen.inputs.models import Profile
 from loadgen.inputs.profile import load_profile
-from loadgen.inputs.targets import (
-    Target,
-    display_path,
+from loadgen.inputs.targets import Target, load_targets
+from loadgen.inputs.targets_file import (
     find_targets_file,
-    load_targets,
     no_targets_file_text,
     targets_file_candidates,
 )

@@ -64,3 +64,17 @@ def read_input(path: Path, kind: str, *, limit: int = MAX_INPUT_BYTES) -> str:
         raise UnreadableInput(
             f"{kind} file is not UTF-8 text (byte {exc.start})", "save it as UTF-8"
         ) from None
+
+
+def display_path(path: Path) -> str:
+    """`path` relative to the working directory when it lies inside it, else as given.
+
+    Problems and GitHub annotations name files this way (annotations need repo-relative
+    paths), and an absolute path would also show where someone's home directory is.
+    """
+    if not path.is_absolute():
+        return str(path)
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Literal
 
 from loadgen.errors import UsageError
+from loadgen.inputs.targets_file import TARGETS_FILE
 
 StarterApi = Literal["posthog", "customerio", "segment"]
 APIS: tuple[StarterApi, ...] = ("posthog", "customerio", "segment")
 PROFILE_FILE = "loadtest.toml"
-TARGETS_FILE = "targets.toml"
 
 
 @dataclass(frozen=True, slots=True)

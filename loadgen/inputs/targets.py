@@ -21,22 +21,22 @@ from typing import Any, Literal, cast
 
 from loadgen.apis import APIS, Api, credential_keys
 from loadgen.errors import Problem, TargetError
+from loadgen.inputs.files import display_path
+from loadgen.inputs.origin import parse_origin
 from loadgen.inputs.redact import (
     bad_variable_name,
     redact_url,
     url_has_secret_parts,
     variable_name_fix,
 )
+from loadgen.inputs.targets_file import INIT_HINT, no_targets_file_text
 from loadgen.inputs.tomlsource import KeyLines, load_toml
 from loadgen.inputs.validation import MAX_RATE, Reader, join
-from loadgen.transport import parse_origin
 
 Environment = Literal["local", "staging", "production"]
 TransportKind = Literal["auto", "fast", "httpx"]
 TargetApi = Api | Literal["any"]
 LOCAL = "local"
-TARGETS_FILE = "targets.toml"
-INIT_HINT = "run `loadgen init` to write a starter targets.toml"
 # What the embedded mock accepts; they are not secrets, it only runs on loopback.
 LOCAL_CREDENTIALS = {
     "token": "phc_loadgen_local",
@@ -119,39 +119,6 @@ BUILTIN_LOCAL = Target(
 )
 
 
-def display_path(path: Path) -> str:
-    """`path` relative to the working directory when it lies inside it, else as given.
-
-    Problems and GitHub annotations name files this way (annotations need repo-relative
-    paths), and an absolute path would also show where someone's home directory is.
-    """
-    if not path.is_absolute():
-        return str(path)
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
-def targets_file_candidates(profile_path: Path | None, explicit: Path | None) -> list[Path]:
-    """Where a targets file is looked for, in order: `--targets`, beside the profile, cwd."""
-    if explicit is not None:
-        return [explicit]
-    candidates = [profile_path.parent / TARGETS_FILE] if profile_path else []
-    cwd_file = Path(TARGETS_FILE)  # relative: it names the file as the user sees it
-    if not any(c.resolve() == cwd_file.resolve() for c in candidates):
-        candidates.append(cwd_file)
-    return candidates
-
-
-def find_targets_file(profile_path: Path | None, explicit: Path | None) -> Path | None:
-    """`--targets` if given, else targets.toml beside the profile, else in the cwd."""
-    if explicit is not None:
-        return explicit
-    candidates = targets_file_candidates(profile_path, None)
-    return next((c for c in candidates if c.is_file()), None)
-
-
 def load_targets(path: Path | None) -> dict[str, Target]:
     """Every target in `path` (if any) plus the built-in `local`."""
     targets = {LOCAL: BUILTIN_LOCAL}
@@ -185,12 +152,6 @@ def resolve_target(
     if name in targets:
         return targets[name]
     return _raise_unknown(name, targets, source, searched)
-
-
-def no_targets_file_text(searched: Sequence[Path]) -> str:
-    """Where a targets file was looked for in vain (the CLI and lint say it alike)."""
-    places = ", ".join(display_path(p) for p in searched) or TARGETS_FILE
-    return f"no targets file found (searched {places})"
 
 
 def _raise_unknown(
@@ -399,10 +360,6 @@ def _positive_window(r: Reader, g: dict[str, Any], path: str, default: float) ->
 __all__ = [
     "BUILTIN_LOCAL",
     "Target",
-    "display_path",
-    "find_targets_file",
     "load_targets",
-    "no_targets_file_text",
     "resolve_target",
-    "targets_file_candidates",
 ]

@@ -14,6 +14,7 @@ import importlib
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from loadgen.inputs.origin import Origin, parse_origin
 from loadgen.transport.contract import (
     ERROR_KINDS,
     MAX_BODY_BYTES,
@@ -26,7 +27,6 @@ from loadgen.transport.contract import (
     Transport,
     TransportError,
 )
-from loadgen.transport.origin import Origin, parse_origin
 
 if TYPE_CHECKING:
     from loadgen.transport.factory import HTTPX_MAX_RPS, TransportChoice, make_transport

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Literal
 
+from loadgen.inputs.origin import parse_origin
 from loadgen.transport.contract import Transport
 from loadgen.transport.fast import FastTransport
-from loadgen.transport.origin import parse_origin
 
 TransportChoice = Literal["auto", "fast", "httpx"]
 

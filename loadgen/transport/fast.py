@@ -30,6 +30,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import cast
 
+from loadgen.inputs.origin import parse_origin
 from loadgen.transport.connection import Connection, StaleConnection
 from loadgen.transport.contract import (
     OnDone,
@@ -38,7 +39,6 @@ from loadgen.transport.contract import (
     Response,
     TransportError,
 )
-from loadgen.transport.origin import parse_origin
 from loadgen.transport.pool import ConnectionPool
 from loadgen.transport.socket_layer import client_ssl_context
 from loadgen.transport.task_submitter import TaskSubmitter

@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from loadgen.inputs.origin import parse_origin
 from loadgen.transport.contract import (
     MAX_BODY_BYTES,
     USER_AGENT,
@@ -32,7 +33,6 @@ from loadgen.transport.contract import (
     Response,
     TransportError,
 )
-from loadgen.transport.origin import parse_origin
 from loadgen.transport.retry_after import parse_retry_after
 from loadgen.transport.socket_layer import client_ssl_context, os_error_kind
 from loadgen.transport.task_submitter import TaskSubmitter

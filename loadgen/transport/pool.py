@@ -19,9 +19,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from loadgen.inputs.origin import Origin
 from loadgen.transport.connection import Connection
 from loadgen.transport.contract import OnDone, RequestSpec, Response, TransportError
-from loadgen.transport.origin import Origin
 from loadgen.transport.socket_layer import os_error_kind
 
 # A request submitted while every connection was busy: (request, on_done, deadline, since),

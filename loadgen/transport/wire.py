@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
+from loadgen.inputs.origin import Origin
 from loadgen.transport.contract import USER_AGENT, RequestSpec, TransportError
-from loadgen.transport.origin import Origin
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 tchar
 _BAD_VALUE = re.compile(r"[\r\n\x00]")

@@ -1,5 +1,9 @@
 """Where requests go: the origin (scheme, host, port, base path) an http(s) URL names,
-read strictly, with any credentials in the URL masked in the messages."""
+read strictly, with any credentials in the URL masked in the messages.
+
+Here rather than in `transport/` because the targets reader checks a URL with it when the
+file is read (a bad port is an input error with its line), and inputs import no transport.
+"""
 
 from __future__ import annotations
 
