@@ -15,10 +15,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from loadgen.arrivals.plan import render_plan
 from loadgen.arrivals.schedule import ExecutionSegment, Schedule
 from loadgen.cli import load_plan
 from loadgen.guard.lint import preflight
+from loadgen.report.plan_text import render_plan
 
 STAGE_COUNTS = (1_000, 10_000)
 

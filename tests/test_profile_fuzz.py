@@ -20,11 +20,12 @@ import hypothesis.strategies as st
 import tomlkit
 from hypothesis import HealthCheck, given, settings
 
-from loadgen.arrivals.plan import Plan, render_plan
+from loadgen.arrivals.plan import Plan
 from loadgen.errors import InvalidInputError
 from loadgen.guard.lint import preflight
 from loadgen.inputs.profile import load_profile
 from loadgen.inputs.targets import BUILTIN_LOCAL, Target
+from loadgen.report.plan_text import render_plan
 from loadgen.scenarios import ScenarioSet
 from loadgen.scenarios.replay import check_replay_files
 

@@ -12,11 +12,12 @@ import pytest
 from hypothesis import given
 
 from loadgen.arrivals import schedule as schedule_module
-from loadgen.arrivals.plan import Plan, render_plan
+from loadgen.arrivals.plan import Plan
 from loadgen.arrivals.schedule import Schedule
 from loadgen.guard.lint import preflight
 from loadgen.inputs.profile import load_profile
 from loadgen.inputs.targets import BUILTIN_LOCAL
+from loadgen.report.plan_text import render_plan
 from tests.profile_text import profile_text, write
 
 stages = st.lists(

@@ -21,12 +21,13 @@ from pathlib import Path
 import orjson
 import pytest
 
-from loadgen.arrivals.plan import Plan, render_plan
+from loadgen.arrivals.plan import Plan
 from loadgen.guard.brief import render_brief
 from loadgen.guard.lint import preflight
 from loadgen.inputs.models import Profile
 from loadgen.inputs.profile import load_profile
 from loadgen.inputs.targets import Target
+from loadgen.report.plan_text import render_plan
 from loadgen.results.artifact import read_artifact
 from loadgen.run.runner import RunOptions, run_profile
 from tests.fault_servers import Reply, SeenRequest, responder

@@ -11,7 +11,7 @@ import orjson
 import typer
 
 from loadgen import interrupts
-from loadgen.arrivals.plan import Plan, render_plan
+from loadgen.arrivals.plan import Plan
 from loadgen.arrivals.schedule import ExecutionSegment, ExecutionSegmentError
 from loadgen.cli.arguments import (
     ProfileArg,
@@ -23,6 +23,7 @@ from loadgen.cli.arguments import (
 )
 from loadgen.errors import ExitCode, GuardRefusal
 from loadgen.inputs.targets import LOCAL
+from loadgen.report.plan_text import render_plan
 
 if TYPE_CHECKING:
     from loadgen.guard.rules import Verdict

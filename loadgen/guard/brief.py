@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from loadgen.arrivals.plan import Plan, render_chart
+from loadgen.arrivals.plan import Plan
 from loadgen.arrivals.schedule import Schedule
 from loadgen.durations import format_duration
 from loadgen.guard.context import Context
@@ -26,6 +26,7 @@ from loadgen.guard.timing import BERLIN
 from loadgen.inputs.models import Profile
 from loadgen.inputs.redact import redact_url
 from loadgen.inputs.targets import Target
+from loadgen.report.plan_text import render_chart
 
 
 def excess_over(schedule: Schedule, limit: float) -> tuple[float, float]:

@@ -1,1 +1,2 @@
-"""Human-facing output: the live display during a run and the summary after it."""
+"""Human-facing output: the live display during a run, the summary after it, and the text
+of a plan."""
