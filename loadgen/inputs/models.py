@@ -95,10 +95,6 @@ class Profile:
     # where each key sits in that file, as the reader found them (to place findings)
     lines: KeyLines | None = field(default=None, compare=False, repr=False)
 
-    @property
-    def duration_s(self) -> float:
-        return sum(s.duration_s for s in self.load.stages)
-
 
 __all__ = [
     "MAX_BATCH_SIZE",
