@@ -9,9 +9,10 @@ the approvals and with them cryptography: ~40 ms of `loadgen lint`'s start-up).
 
 from __future__ import annotations
 
-import importlib
 from types import MappingProxyType
 from typing import TYPE_CHECKING
+
+from loadgen import load_on_use
 
 if TYPE_CHECKING:
     from loadgen.guard.approvals import (
@@ -85,8 +86,4 @@ _MODULE_OF = MappingProxyType(
 
 
 def __getattr__(name: str) -> object:
-    """A name of `__all__`, imported from its module when first asked for (see above)."""
-    module = _MODULE_OF.get(name)
-    if module is not None:
-        return getattr(importlib.import_module(f"loadgen.guard.{module}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return load_on_use(__name__, _MODULE_OF, name)

@@ -11,9 +11,10 @@ re-exports would load every payload builder with it (~10 ms of lint's start-up).
 
 from __future__ import annotations
 
-import importlib
 from types import MappingProxyType
 from typing import TYPE_CHECKING
+
+from loadgen import load_on_use
 
 if TYPE_CHECKING:
     from loadgen.scenarios.api_format import BuiltRequest
@@ -38,8 +39,4 @@ _MODULE_OF = MappingProxyType(
 
 
 def __getattr__(name: str) -> object:
-    """A name of `__all__`, imported from its module when first asked for (see above)."""
-    module = _MODULE_OF.get(name)
-    if module is not None:
-        return getattr(importlib.import_module(f"loadgen.scenarios.{module}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return load_on_use(__name__, _MODULE_OF, name)

@@ -10,10 +10,10 @@ for them.
 
 from __future__ import annotations
 
-import importlib
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from loadgen import load_on_use
 from loadgen.inputs.origin import Origin, parse_origin
 from loadgen.transport.contract import (
     ERROR_KINDS,
@@ -53,17 +53,13 @@ __all__ = [
 
 _LOADED_ON_USE = MappingProxyType(
     {
-        "HTTPX_MAX_RPS": "loadgen.transport.factory",
-        "TransportChoice": "loadgen.transport.factory",
-        "make_transport": "loadgen.transport.factory",
-        "TaskSubmitter": "loadgen.transport.task_submitter",
+        "HTTPX_MAX_RPS": "factory",
+        "TransportChoice": "factory",
+        "make_transport": "factory",
+        "TaskSubmitter": "task_submitter",
     }
 )
 
 
 def __getattr__(name: str) -> object:
-    """The names of `_LOADED_ON_USE`, imported when first asked for (see the docstring)."""
-    module = _LOADED_ON_USE.get(name)
-    if module is not None:
-        return getattr(importlib.import_module(module), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return load_on_use(__name__, _LOADED_ON_USE, name)
