@@ -13,6 +13,7 @@ import typer
 from loadgen import interrupts
 from loadgen.arrivals.plan import Plan
 from loadgen.arrivals.schedule import ExecutionSegment, ExecutionSegmentError
+from loadgen.cli import reporting
 from loadgen.cli.arguments import (
     ProfileArg,
     TargetOpt,
@@ -81,6 +82,7 @@ def run(
     segment: SegmentOpt = "0:1",
     seed: SeedOpt = 0,
     dry_run: DryRunOpt = False,
+    html: reporting.HtmlOpt = None,
 ) -> None:
     """Run PROFILE against a target and write the JSON results artifact."""
     from loadgen.guard.findings import render
@@ -103,6 +105,7 @@ def run(
     if verdict.refused:
         raise GuardRefusal(verdict.refusal_message())
     prepare_output(out)  # results are never lost to a bad --out: found before any request
+    reporting.check_html_path(html)
     options = RunOptions(
         out=out,
         grace_s=grace,
@@ -111,7 +114,7 @@ def run(
         seed=seed,
         rate_cap=verdict.rate_cap,
     )
-    _report(run_profile(resolved, options))
+    _report(run_profile(resolved, options), html)
 
 
 def _dry_run(resolved: Plan, verdict: Verdict, out: Path | None) -> None:
@@ -134,7 +137,7 @@ def _dry_run(resolved: Plan, verdict: Verdict, out: Path | None) -> None:
         fail("interrupted", ExitCode.INTERRUPTED)
 
 
-def _report(result: RunResult) -> None:
+def _report(result: RunResult, html: Path | None = None) -> None:
     """The summary, then the exit code: 6 if the artifact is not where asked (whatever the
     run's status, which the saved artifact holds), else by the status."""
     # rich (~15-30 ms to import) only for the summary, after the run: never for `lint`,
@@ -145,6 +148,8 @@ def _report(result: RunResult) -> None:
 
     console = Console() if sys.stdout.isatty() else Console(width=160, soft_wrap=True)
     print_summary(result.doc, str(result.path), console)
+    if html is not None:  # whatever the status: an aborted run is the one to look at
+        reporting.write_report([(str(result.path), result.doc)], html)
     reason = result.doc.get("status_reason")
     if result.not_there_because:
         fail(
