@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +29,7 @@ from tests.run_support import (
     profile,
     read_checked,
     target,
+    wait_until,
     write_profile,
     write_targets,
 )
@@ -217,3 +219,43 @@ def test_a_run_against_loadgen_serve_in_the_same_container(image: str, tmp_path:
     assert doc["totals"]["sent"] == doc["totals"]["completed"] == planned
     stats = json.loads((results / "stats.json").read_text(encoding="utf-8"))
     assert stats["requests_total"] == planned, stats
+
+
+def test_podman_stop_ends_a_run_as_sigterm_does_with_the_artifact_written(
+    image: str, tmp_path: Path
+) -> None:
+    """loadgen is PID 1 in the container: SIGTERM from `podman stop` must reach its handler
+    (a PID 1 without one ignores it, and podman would SIGKILL it: exit 137, no artifact)."""
+    profiles, results, _ = _workspace(tmp_path)
+    write_profile(profiles, profile("long", stages=(("60s", 10),)))
+    name = f"loadgen-test-stop-{os.getpid()}"
+    detached = [*PODMAN, "run", "--detach", "--name", name, "--network", "none", *LIMITS]
+    detached += ["--volume", f"{profiles}:/work/profiles:ro"]
+    detached += ["--volume", f"{results}:/work/results"]
+    try:
+        started = _run(
+            [*detached, image, "run", "profiles/long.toml", "--out", "results/long.json"]
+        )
+        assert started.returncode == 0, _explain(started)
+        wait_until(lambda: _catches_sigterm(name), 30, "loadgen's SIGTERM handler in the container")
+        stopped = _run([*PODMAN, "stop", "--time", "30", name])
+        assert stopped.returncode == 0, _explain(stopped)
+        code = _run([*PODMAN, "inspect", "--format", "{{.State.ExitCode}}", name])
+        assert code.stdout.strip() == "130", _explain(_run([*PODMAN, "logs", name]))
+    finally:
+        _run([*PODMAN, "rm", "--force", name])
+    doc = read_checked(results / "long.json")
+    assert doc["status"] == "interrupted"
+    assert "SIGTERM" in doc["status_reason"]
+
+
+def _catches_sigterm(container: str) -> bool:
+    """Whether the container's PID 1 has a SIGTERM handler yet (a stop sent sooner, while
+    Python starts, would be ignored as PID 1 ignores signals it does not catch)."""
+    found = _run([*PODMAN, "inspect", "--format", "{{.State.Pid}}", container])
+    try:
+        status = Path(f"/proc/{found.stdout.strip()}/status").read_text(encoding="ascii")
+    except OSError:
+        return False
+    caught = next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught, 16) & (1 << (signal.SIGTERM - 1)))
