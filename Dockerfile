@@ -1,8 +1,9 @@
-# syntax=docker/dockerfile:1
 # loadgen in a container, built from this repository's own sources (README, "Container").
-#   docker build -t loadgen .            # or: buildah bud -t loadgen .
-#   docker run --rm -v "$PWD/profiles:/work/profiles:ro" -v "$PWD/results:/work/results" \
-#     loadgen run profiles/demo.toml
+#   docker build -t loadgen .            # or: buildah bud --no-cache -t loadgen .
+#   docker run --rm --user "$(id -u):$(id -g)" -v "$PWD/profiles:/work/profiles:ro" \
+#     -v "$PWD/results:/work/results" loadgen run profiles/demo.toml
+# RUN --mount needs BuildKit (Docker 23+ builds with it by default) or buildah/podman; no
+# `# syntax=` line, so no frontend image is pulled from a registry.
 # The base image is a build argument, so a mirror or a locally made image can stand in
 # (scripts/container-base makes one with debootstrap for machines with no registry).
 ARG BASE_IMAGE=python:3.12-slim
@@ -29,8 +30,6 @@ ARG LOADGEN_UID=10001
 # PYTHONDONTWRITEBYTECODE: the install compiles every module; at run time the user cannot
 # write to /opt/loadgen, so Python should not try
 ENV PATH=/opt/loadgen/bin:$PATH \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 # The builder's pip installs into a venv made without one (no pip in the image, ~15 MB);
@@ -38,8 +37,8 @@ ENV PATH=/opt/loadgen/bin:$PATH \
 RUN --mount=type=bind,from=builder,source=/opt/build,target=/opt/build \
     --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     python3 -m venv --without-pip /opt/loadgen \
-    && /opt/build/bin/pip --python /opt/loadgen/bin/python install \
-        --no-index --find-links /wheels loadgen \
+    && /opt/build/bin/pip --python /opt/loadgen/bin/python install --no-cache-dir \
+        --disable-pip-version-check --no-index --find-links /wheels loadgen \
     && groupadd --gid "${LOADGEN_UID}" loadgen \
     && useradd --uid "${LOADGEN_UID}" --gid "${LOADGEN_UID}" --no-create-home \
         --home-dir /work --shell /usr/sbin/nologin loadgen \
