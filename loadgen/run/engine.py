@@ -64,6 +64,7 @@ class EngineOutcome:
     ended_at: float = 0.0
     unfinished: int = 0  # requests given up on after the grace period (or a second stop)
     exhausted: list[str] = field(default_factory=list)
+    began_at: float | None = None  # clock time `run` was called (after an agreed start: late)
     first_dispatch_at: float | None = None  # clock time of the first arrival's turn
     skipped_late: int = 0  # arrivals already past at a late agreed start: counted as dropped
 
@@ -151,7 +152,8 @@ class Engine:
         self._stop = asyncio.Event()
         if self.outcome.reason is not None:  # a stop asked for before the run began
             self._stop.set()
-        self._t0 = self._clock.now() if self._start_at is None else self._start_at
+        self.outcome.began_at = began = self._clock.now()
+        self._t0 = began if self._start_at is None else self._start_at
         self.outcome.started_at = self._t0
         await self._dispatch()
         await self._drain()
