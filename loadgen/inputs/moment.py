@@ -45,13 +45,15 @@ def parse_start_at(text: str, now: datetime) -> datetime:
 
 def _read(text: str) -> datetime:
     if _EPOCH.fullmatch(text):
-        seconds = float(text)
-        if not math.isfinite(seconds):  # pragma: no cover - the pattern admits digits only
-            raise StartAtError(f"{text!r} is not a time; {EXAMPLE}")
+        seconds = float(text)  # hundreds of digits make inf: out of range like the rest
         try:
+            if not math.isfinite(seconds):
+                raise OverflowError
             return datetime.fromtimestamp(0, UTC) + timedelta(seconds=seconds)
         except OverflowError:
-            raise StartAtError(f"{text!r} is out of range; {EXAMPLE}") from None
+            raise StartAtError(
+                f"{text!r} is out of range (milliseconds? give seconds); {EXAMPLE}"
+            ) from None
     if not _RFC3339.fullmatch(text):
         naive = re.fullmatch(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?", text)
         if naive:
