@@ -6,6 +6,8 @@ errors and the slice's totals in `plan` / `--dry-run`."""
 from __future__ import annotations
 
 import json
+import select
+import signal
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -162,3 +164,27 @@ def test_plan_and_dry_run_show_the_slice_totals(tmp_path: Path) -> None:
     dry = cli("run", path, "--segment", "2/3", "--dry-run")
     assert dry.returncode == 0, dry.explain()
     assert f"{share} of 51 requests" in dry.stdout
+
+
+def test_sigterm_while_waiting_for_the_start_writes_an_interrupted_artifact(
+    tmp_path: Path,
+) -> None:
+    agreed = datetime.now(UTC) + timedelta(seconds=120)
+    out = tmp_path / "r.json"
+    running = start("run", _profile(tmp_path), "--start-at", _epoch(agreed), "--out", out)
+    try:
+        stderr = running.proc.stderr
+        assert stderr is not None
+        ready, _, _ = select.select([stderr], [], [], 30)
+        line = stderr.readline() if ready else ""
+        assert "waiting for the agreed start at" in line  # the wait has begun
+        running.send(signal.SIGTERM)
+        result = running.finish(30)
+    finally:
+        running.kill()
+    assert result.returncode == ExitCode.INTERRUPTED, result.explain()
+    assert result.elapsed_s < 20  # it did not wait the two minutes out
+    doc = read_checked(out)
+    assert doc["status"] == "interrupted"
+    assert doc["totals"]["sent"] == doc["totals"]["planned"] == 0
+    assert doc["run"]["start_at_actual"] is None
