@@ -79,6 +79,8 @@ def test_a_start_missed_by_half_the_schedule_skips_that_half_and_sends_the_rest(
     assert totals["planned"] == SCHEDULE.total_requests
     assert totals["dropped"] == run["skipped_late"] > 0
     assert totals["sent"] == totals["planned"] - totals["dropped"] > 0
+    assert doc["started_at"] == run["start_at_agreed"]  # second 0 of the series
+    assert doc["duration_s"] < 6  # the run's own time, not counted from the agreed start
     # in the second each was planned for, and never bunched into the first second sent
     for row in doc["series"]:
         if row["t"] + 1 <= late:

@@ -236,15 +236,17 @@ async def _run_engine(
 
 
 async def _wait_for_agreed_start(state: _RunState, engine: Engine, agreed: datetime) -> None:
-    """Wait for a start ahead (a stop ends it; the engine then sends nothing); the run's wall
-    time and CPU then count from it, so its rates are not diluted by the wait."""
+    """Wait for a start ahead (a stop ends it; the engine then sends nothing). `started_at`
+    is then the agreed start, the series' second 0; after a wait, the wall time and CPU
+    count from it too, so the rates are not diluted by the wait."""
     waited = await wait_for_start(
         agreed, lambda: engine.outcome.reason is not None, announce=state.options.display != "quiet"
     )
     if waited and agreed > state.started_at:
-        state.started_at = agreed
         state.wall_before = monotonic_of(agreed)
         state.cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+    if waited:
+        state.started_at = agreed
 
 
 def _make_engine(
