@@ -228,7 +228,8 @@ async def _run_engine(
     with _gc_frozen(), signals_stopping(engine):
         if options.start_at is not None:
             await _wait_for_agreed_start(state, engine, options.start_at)
-        async with _live_display(options.display, title, schedule.duration_s, metrics):
+        origin = monotonic_of(options.start_at) if options.start_at is not None else None
+        async with _live_display(options.display, title, schedule.duration_s, metrics, origin):
             outcome = await engine.run()
     if outcome.reason is not None and outcome.reason == safety.tripped():
         outcome.reason += _where_429s_came_from(target, options, metrics)
@@ -295,13 +296,18 @@ def _where_429s_came_from(target: Target, options: RunOptions, metrics: RunMetri
 
 @contextlib.asynccontextmanager
 async def _live_display(
-    mode: DisplayMode, title: str, duration_s: float, metrics: RunMetrics
+    mode: DisplayMode,
+    title: str,
+    duration_s: float,
+    metrics: RunMetrics,
+    origin: float | None = None,
 ) -> AsyncIterator[None]:
-    """The live progress for as long as the engine runs, its clock started with it."""
-    start = time.perf_counter()
+    """The live progress for as long as the engine runs, its clock started with it (or at
+    the agreed start, `origin`, so a late start shows where in the schedule it is)."""
+    start = time.perf_counter() if origin is None else origin
     display = asyncio.get_running_loop().create_task(
         show_progress(
-            mode, title, duration_s, lambda: time.perf_counter() - start, metrics.snapshot
+            mode, title, duration_s, lambda: max(0.0, time.perf_counter() - start), metrics.snapshot
         )
     )
     try:
