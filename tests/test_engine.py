@@ -1,5 +1,5 @@
 """Engine logic on a fake clock: on-time starts, drops, latency from the planned start,
-ordering per key, retries, safety stops, interrupts and exhausted scenarios.
+ordering per key, retries, safety stops, interrupts, exhausted scenarios and agreed starts.
 No real sleeping and no sockets here; the real-socket runs are in test_run_*.py."""
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def run(
 def make(
     schedule: Schedule, server: FakeServer | None = None, *, clock: FakeClock, **kw: Any
 ) -> tuple[Engine, Recorder, FakeServer]:
-    rec = Recorder()
+    rec = kw.pop("recorder", None) or Recorder()
     server = server or FakeServer(clock)
     kw.setdefault("builder", Builder())
     kw.setdefault("config", EngineConfig(max_in_flight=100))
@@ -433,3 +433,68 @@ def test_a_stop_asked_for_before_the_run_begins_is_kept() -> None:
     outcome = run(engine, clock)
     assert (outcome.status, outcome.reason) == ("interrupted", "interrupted by SIGTERM")
     assert rec.started == []
+
+
+# An agreed start (`start_at`): waiting for one ahead, skipping what a late one missed.
+
+
+@dataclass
+class DropTimes(Recorder):
+    dropped_at: list[float] = field(default_factory=list)
+
+    def record_dropped(self, scenario: int, t_s: float) -> None:
+        super().record_dropped(scenario, t_s)
+        self.dropped_at.append(t_s)
+
+
+def test_a_late_start_skips_what_is_past_counts_it_dropped_and_never_bunches() -> None:
+    clock = FakeClock()
+    schedule = Schedule(10, [(3, 10)])  # 30 arrivals at 0.1, 0.2, ... 3.0
+    rec = DropTimes()
+    engine, _, _ = make(schedule, clock=clock, start_at=clock.now() - 1.5, recorder=rec)
+    outcome = run(engine, clock)
+    planned = [t for _, t in schedule.offsets()]
+    past = [t for t in planned if t < 1.5 - 0.002]
+    assert outcome.status == "completed"
+    assert outcome.skipped_late == len(past) == rec.dropped == 14
+    assert rec.dropped_at == past  # each counted at the offset (second) it was planned for
+    assert rec.planned == 30
+    # the rest start on their own times: nothing missed is sent, nothing is pushed together
+    ahead = planned[len(past) :]
+    assert len(rec.started) == len(ahead)
+    assert all(abs(s - p) <= 0.0005 + 1e-9 for s, p in zip(rec.started, ahead, strict=True))
+    assert outcome.first_dispatch_at is not None
+    assert outcome.first_dispatch_at - outcome.started_at == pytest.approx(1.5, abs=0.001)
+
+
+def test_a_start_ahead_waits_for_it_then_runs_on_time() -> None:
+    clock = FakeClock()
+    begin = clock.now()
+    schedule = Schedule(10, [(2, 10)])
+    engine, rec, _ = make(schedule, clock=clock, start_at=begin + 2.0)
+    outcome = run(engine, clock)
+    assert outcome.skipped_late == 0 and rec.dropped == 0
+    assert outcome.started_at == begin + 2.0
+    assert rec.planned == len(rec.started) == 20
+    assert rec.started[0] == pytest.approx(0.1, abs=0.0006)  # offsets count from the agreed start
+    assert outcome.first_dispatch_at is not None
+    assert outcome.first_dispatch_at >= begin + 2.0 + 0.1 - 0.0006
+
+
+def test_a_stop_while_waiting_for_the_start_sends_nothing() -> None:
+    clock = FakeClock()
+    engine, rec, _ = make(Schedule(10, [(2, 10)]), clock=clock, start_at=clock.now() + 60)
+    outcome = run(engine, clock, during=_stop_at(clock, 1.0))
+    assert outcome.status == "interrupted"
+    assert rec.planned == 0 and rec.started == []
+    assert outcome.first_dispatch_at is None
+    assert clock.now() < outcome.started_at  # it did not wait out the minute
+
+
+def test_a_start_missed_by_less_than_the_tolerance_skips_nothing() -> None:
+    clock = FakeClock()
+    schedule = Schedule(1000, [(1, 1000)])  # one arrival a millisecond, the first at 1 ms
+    engine, rec, _ = make(schedule, clock=clock, start_at=clock.now() - 0.0015)
+    outcome = run(engine, clock)
+    assert outcome.skipped_late == 0
+    assert rec.planned == len(rec.started) == 1000

@@ -17,6 +17,7 @@ import loadgen
 from loadgen.metrics import RunMetrics, hdr
 from loadgen.results import artifact as results
 from loadgen.results.artifact import ResultsError
+from loadgen.results.merge import merge_artifacts
 from loadgen.results.status import RunStatus
 from tests.test_metrics import ARRIVALS, Arrival, play
 
@@ -248,7 +249,7 @@ def test_merging_the_halves_of_a_run_equals_the_whole(
     play(whole, arrivals)
     play(left, [a for a, side in zip(arrivals, sides, strict=False) if side])
     play(right, [a for a, side in zip(arrivals, sides, strict=False) if not side])
-    merged = results.merge_artifacts([build(left), build(right)])
+    merged = merge_artifacts([build(left), build(right)])
     results.validate_artifact(merged)
     assert _measurements_only(merged) == _measurements_only(build(whole))
     assert merged["run"]["merged_from"] == 2
@@ -259,7 +260,7 @@ def test_merge_keeps_the_worst_status_and_every_bottleneck() -> None:
     calm["status"], calm["status_reason"] = "completed", None
     busy["status"], busy["status_reason"] = "aborted", "safety stop: 60 % errors"
     busy["generator"].update(bottleneck=True, reason="loadgen used 97 % CPU", cpu_percent=97.0)
-    merged = results.merge_artifacts([calm, busy])
+    merged = merge_artifacts([calm, busy])
     assert merged["status"] == "aborted"
     assert merged["status_reason"] == "artifact 2: safety stop: 60 % errors"
     assert merged["generator"]["bottleneck"] is True
@@ -271,9 +272,9 @@ def test_merge_refuses_runs_of_different_profiles() -> None:
     one, other = sample(), sample()
     other["profile"]["hash"] = "sha256:def"
     with pytest.raises(ResultsError, match=r"profile\.hash differs"):
-        results.merge_artifacts([one, other])
+        merge_artifacts([one, other])
     with pytest.raises(ResultsError, match="nothing to merge"):
-        results.merge_artifacts([])
+        merge_artifacts([])
 
 
 def test_error_latency_holds_only_the_transport_errors() -> None:

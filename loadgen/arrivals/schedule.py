@@ -98,6 +98,10 @@ class ExecutionSegment:
     def contains(self, index: int) -> bool:
         return self.start <= self.point(index) < self.end
 
+    def count_among(self, total: int) -> int:
+        """How many of the indices 0 .. total-1 are in this segment, exactly, in O(log total)."""
+        return _points_below(total, self.end) - _points_below(total, self.start)
+
     def low_bits_table(self) -> bytes:
         """For each value of an index's low 16 bits: always in, never in, or check exactly.
 
@@ -115,6 +119,24 @@ class ExecutionSegment:
         if last_in >= first_in:
             by_cell[first_in : last_in + 1] = bytes([_IN]) * (last_in + 1 - first_in)
         return bytes(by_cell[r] for r in _reversed_low_bits())
+
+
+def _points_below(total: int, x: Fraction) -> int:
+    """How many j in [0, total) have a van der Corput point below `x`.
+
+    The even indices 2k have the points of k halved, the odd ones 2k + 1 those halved and
+    moved up by 1/2; so the count below x splits into the evens below 2x and the odds below
+    2x - 1, one of which is trivially all or none: a loop, not a tree.
+    """
+    count = 0
+    while total > 0 and 0 < x < 1:
+        evens, odds = (total + 1) // 2, total // 2
+        if x <= Fraction(1, 2):  # no odd index is below x: only evens below 2x
+            total, x = evens, 2 * x
+        else:  # every even index is below x; the odds below 2x - 1
+            count += evens
+            total, x = odds, 2 * x - 1
+    return count + (total if x >= 1 else 0)
 
 
 @functools.cache
@@ -183,6 +205,10 @@ class Schedule:
     def count_by(self, t: float) -> int:
         """How many requests are planned to have started by time `t` (inclusive)."""
         return math.floor(self.area_at(t) + 1e-9)
+
+    def requests_in(self, segment: ExecutionSegment = FULL_SEGMENT) -> int:
+        """How many planned requests belong to `segment` (without listing them)."""
+        return segment.count_among(self.total_requests)
 
     def offsets(self, segment: ExecutionSegment = FULL_SEGMENT) -> Iterator[tuple[int, float]]:
         """Yield (n, offset_s) for every planned request n (1-based) in `segment`, in order."""

@@ -12,7 +12,6 @@ import typer
 
 from loadgen import interrupts
 from loadgen.arrivals.plan import Plan
-from loadgen.arrivals.schedule import ExecutionSegment, ExecutionSegmentError
 from loadgen.cli import reporting
 from loadgen.cli.arguments import (
     ProfileArg,
@@ -21,6 +20,14 @@ from loadgen.cli.arguments import (
     errors_to_exit_codes,
     fail,
     load_plan,
+)
+from loadgen.cli.startat import (
+    SegmentOpt,
+    StartAtOpt,
+    read_segment,
+    read_start_at,
+    slice_facts,
+    slice_text,
 )
 from loadgen.errors import ExitCode, GuardRefusal
 from loadgen.inputs.targets import LOCAL
@@ -40,9 +47,6 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No live progress.
 GraceOpt = Annotated[
     float, typer.Option(min=0, max=600, help="Seconds to wait for requests in flight on stop.")
 ]
-SegmentOpt = Annotated[
-    str, typer.Option(help="Run only this slice of the schedule: i/n (e.g. 2/4) or a:b.")
-]
 SeedOpt = Annotated[
     int,
     typer.Option(
@@ -60,15 +64,20 @@ def plan(
     target: TargetOpt = LOCAL,
     targets: TargetsOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+    segment: SegmentOpt = "0:1",
 ) -> None:
     """Print the resolved plan: stages, peak rate, duration, totals, mix and a ramp chart."""
+    chosen = read_segment(segment)
     resolved = load_plan(profile, target, targets)
     if as_json:
-        sys.stdout.buffer.write(
-            orjson.dumps(resolved.to_dict(), option=orjson.OPT_INDENT_2) + b"\n"
-        )
+        doc = resolved.to_dict()
+        if not chosen.is_full:
+            doc["slice"] = slice_facts(resolved, chosen, segment)
+        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
     else:
         typer.echo(render_plan(resolved))
+        if not chosen.is_full:
+            typer.echo(slice_text(resolved, chosen, segment))
 
 
 @errors_to_exit_codes
@@ -80,6 +89,7 @@ def run(
     quiet: QuietOpt = False,
     grace: GraceOpt = 5.0,
     segment: SegmentOpt = "0:1",
+    start_at: StartAtOpt = None,
     seed: SeedOpt = 0,
     dry_run: DryRunOpt = False,
     html: reporting.HtmlOpt = None,
@@ -91,16 +101,16 @@ def run(
     from loadgen.results.output import prepare_output
     from loadgen.run.runner import RunOptions, run_profile
 
-    try:
-        chosen = ExecutionSegment.parse(segment)
-    except ExecutionSegmentError as exc:
-        fail(f"usage: --segment: {exc}", ExitCode.USAGE)
+    chosen = read_segment(segment)
+    agreed = read_start_at(start_at)
     resolved = load_plan(profile, target, targets)
     verdict = preflight(resolved, now=datetime.now(UTC))
     if verdict.findings and (dry_run or not verdict.refused):  # a refusal prints itself below
         typer.echo(render(list(verdict.findings), "text", 1), err=True)
     if dry_run:
         _dry_run(resolved, verdict, out)
+        if not chosen.is_full:
+            typer.echo(slice_text(resolved, chosen, segment))
         return
     if verdict.refused:
         raise GuardRefusal(verdict.refusal_message())
@@ -113,6 +123,8 @@ def run(
         segment=chosen,
         seed=seed,
         rate_cap=verdict.rate_cap,
+        start_at=agreed,
+        segment_text=segment.strip(),
     )
     _report(run_profile(resolved, options), html)
 

@@ -1,1 +1,1 @@
-"""The results artifact: build, schema, validate, write, read, merge."""
+"""The results artifact: build, schema, validate, write, read (artifact), merge (merge)."""

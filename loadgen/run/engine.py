@@ -16,13 +16,21 @@ No task, future or await per request: an arrival is built and handed to the tran
 it is recorded, retried (a timer) or followed by the next request of its key. Tasks would
 cost several µs a request, a third of the budget at tens of thousands a second.
 
+An agreed start (`start_at`, a fleet's common offset 0) may be in the future: the
+dispatcher then waits for it as for any arrival, so a stop still ends the wait. If it is
+already past, the arrivals planned before now are not sent but counted as dropped in the
+second they were planned for (`skipped_late`), and dispatch starts with the first one still
+ahead: a late slice never bunches what it missed.
+
 No policy and no formatting here: the guard, the artifact and the display live elsewhere.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -43,6 +51,9 @@ class EngineConfig:
     early_s: float = 0.0005
     min_sleep_s: float = 0.001
     max_sleep_s: float = 0.05  # wake at least this often to notice a stop
+    # An agreed start missed by no more than this is on time: its first arrivals go out
+    # with that much lag (recorded) instead of being skipped.
+    late_start_tolerance_s: float = 0.002
 
 
 @dataclass(slots=True)
@@ -53,6 +64,9 @@ class EngineOutcome:
     ended_at: float = 0.0
     unfinished: int = 0  # requests given up on after the grace period (or a second stop)
     exhausted: list[str] = field(default_factory=list)
+    began_at: float | None = None  # clock time `run` was called (after an agreed start: late)
+    first_dispatch_at: float | None = None  # clock time of the first arrival's turn
+    skipped_late: int = 0  # arrivals already past at a late agreed start: counted as dropped
 
 
 class _Arrival:
@@ -89,7 +103,10 @@ class Engine:
         retry: RetryPolicy | None = None,
         rate_cap: RateCapLike | None = None,
         scenario_names: list[str] | None = None,
+        start_at: float | None = None,
     ) -> None:
+        """`start_at` is the clock time of offset 0 agreed with other workers (default:
+        when `run` is called)."""
         self._schedule, self._mix, self._builder = schedule, mix, builder
         self._transport, self._rec, self._clock = transport, recorder, clock
         self._cfg, self._segment = config, segment
@@ -108,6 +125,7 @@ class Engine:
         self._crash: BaseException | None = None
         self.outcome = EngineOutcome()
         self._t0 = 0.0
+        self._start_at = start_at
 
     @property
     def in_flight(self) -> int:
@@ -134,7 +152,8 @@ class Engine:
         self._stop = asyncio.Event()
         if self.outcome.reason is not None:  # a stop asked for before the run began
             self._stop.set()
-        self._t0 = self._clock.now()
+        self.outcome.began_at = began = self._clock.now()
+        self._t0 = began if self._start_at is None else self._start_at
         self.outcome.started_at = self._t0
         await self._dispatch()
         await self._drain()
@@ -155,7 +174,11 @@ class Engine:
     async def _dispatch(self) -> None:
         clock, cfg, t0 = self._clock, self._cfg, self._t0
         window = cfg.early_s + 1e-7  # 0.1 µs of slack absorbs float noise in `due - now`
-        for n, offset in self._schedule.offsets(self._segment):
+        offsets = self._schedule.offsets(self._segment)
+        if clock.now() - t0 > cfg.late_start_tolerance_s:
+            offsets = await self._skip_past(offsets)
+        first_at: float | None = None
+        for n, offset in offsets:
             due = t0 + offset
             now = clock.now()
             while due - now > window:
@@ -166,7 +189,29 @@ class Engine:
                 now = clock.now()
             if self._stopping():
                 return
+            if first_at is None:  # the moment dispatch really began, for the artifact
+                first_at = self.outcome.first_dispatch_at = now
             self._arrive(n, offset, due, now)
+
+    async def _skip_past(self, offsets: Iterator[tuple[int, float]]) -> Iterator[tuple[int, float]]:
+        """Count as dropped every arrival already past, judged by the clock as it goes (so
+        the skipping's own time is skipped too); return the rest, from the first ahead."""
+        clock, rec, t0, pick = self._clock, self._rec, self._t0, self._mix.pick
+        tolerance = self._cfg.late_start_tolerance_s
+        skipped = 0
+        for n, offset in offsets:
+            if t0 + offset >= clock.now() - tolerance:
+                self.outcome.skipped_late = skipped
+                return itertools.chain([(n, offset)], offsets)
+            rec.record_planned(offset)
+            rec.record_dropped(pick(n), offset)
+            skipped += 1
+            if skipped % 65536 == 0:  # a long skip must not deafen the loop to a stop
+                await clock.sleep(0)
+                if self._stopping():
+                    break
+        self.outcome.skipped_late = skipped
+        return iter(())
 
     def _arrive(self, n: int, offset: float, due: float, now: float) -> None:
         scenario = self._mix.pick(n)

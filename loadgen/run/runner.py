@@ -39,6 +39,7 @@ from loadgen.run.cpuwatch import CpuWatch
 from loadgen.run.engine import Engine, EngineConfig, EngineOutcome
 from loadgen.run.ratecap import RateCap
 from loadgen.run.signals import signals_stopping
+from loadgen.run.startat import monotonic_of, start_facts, wait_for_start
 from loadgen.scenarios import ScenarioSet
 from loadgen.transport import Transport
 from loadgen.transport.factory import make_transport
@@ -57,6 +58,8 @@ class RunOptions:
     segment: ExecutionSegment = FULL_SEGMENT
     seed: int = 0
     rate_cap: float | None = None  # requests/s incl. retries (the approved or allowed peak)
+    start_at: datetime | None = None  # offset 0 agreed with a fleet (`--start-at`), UTC
+    segment_text: str | None = None  # `--segment` as given, for the artifact
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,11 +226,28 @@ async def _run_engine(
     # The handlers go in after the GC's collection (a signal meanwhile is noted, and stops
     # the run before its first request) and come out after the display's last frame.
     with _gc_frozen(), signals_stopping(engine):
-        async with _live_display(options.display, title, schedule.duration_s, metrics):
+        if options.start_at is not None:
+            await _wait_for_agreed_start(state, engine, options.start_at)
+        origin = monotonic_of(options.start_at) if options.start_at is not None else None
+        async with _live_display(options.display, title, schedule.duration_s, metrics, origin):
             outcome = await engine.run()
     if outcome.reason is not None and outcome.reason == safety.tripped():
         outcome.reason += _where_429s_came_from(target, options, metrics)
     return outcome
+
+
+async def _wait_for_agreed_start(state: _RunState, engine: Engine, agreed: datetime) -> None:
+    """Wait for a start ahead (a stop ends it; the engine then sends nothing). `started_at`
+    is then the agreed start, the series' second 0; after a wait, the wall time and CPU
+    count from it too, so the rates are not diluted by the wait."""
+    waited = await wait_for_start(
+        agreed, lambda: engine.outcome.reason is not None, announce=state.options.display != "quiet"
+    )
+    if waited and agreed > state.started_at:
+        state.wall_before = monotonic_of(agreed)
+        state.cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+    if waited:
+        state.started_at = agreed
 
 
 def _make_engine(
@@ -257,6 +277,7 @@ def _make_engine(
         retry=RetryBackoff(retries.max_retries, retries.max_backoff_s) if retries.enabled else None,
         rate_cap=RateCap(options.rate_cap) if options.rate_cap else None,
         scenario_names=scenarios.names,
+        start_at=monotonic_of(options.start_at) if options.start_at is not None else None,
     )
 
 
@@ -275,13 +296,18 @@ def _where_429s_came_from(target: Target, options: RunOptions, metrics: RunMetri
 
 @contextlib.asynccontextmanager
 async def _live_display(
-    mode: DisplayMode, title: str, duration_s: float, metrics: RunMetrics
+    mode: DisplayMode,
+    title: str,
+    duration_s: float,
+    metrics: RunMetrics,
+    origin: float | None = None,
 ) -> AsyncIterator[None]:
-    """The live progress for as long as the engine runs, its clock started with it."""
-    start = time.perf_counter()
+    """The live progress for as long as the engine runs, its clock started with it (or at
+    the agreed start, `origin`, so a late start shows where in the schedule it is)."""
+    start = time.perf_counter() if origin is None else origin
     display = asyncio.get_running_loop().create_task(
         show_progress(
-            mode, title, duration_s, lambda: time.perf_counter() - start, metrics.snapshot
+            mode, title, duration_s, lambda: max(0.0, time.perf_counter() - start), metrics.snapshot
         )
     )
     try:
@@ -351,7 +377,8 @@ def _write(state: _RunState) -> RunResult:
         cpu_percent,
         lag_p99,
         cpu_peak_percent=state.cpu.peak_percent,
-        dropped_share=snap.dropped / snap.planned if snap.planned else 0.0,
+        # a late start's skipped arrivals are not the generator's doing
+        dropped_share=(snap.dropped - outcome.skipped_late) / snap.planned if snap.planned else 0.0,
     )
     if not snap.planned:  # stopped while starting: start-up CPU says nothing about a load
         bottleneck, reason = False, None
@@ -372,7 +399,7 @@ def _write(state: _RunState) -> RunResult:
         duration_s=wall,
         generator={"cpu_percent": cpu_percent, "bottleneck": bottleneck, "reason": reason},
         run={
-            "segment": str(options.segment),
+            **start_facts(options.segment, options.segment_text, options.start_at, outcome),
             "seed": options.seed,
             "python": sys.version.split()[0],
             **state.notes,
