@@ -162,7 +162,10 @@ def pod_failure_policy() -> dict[str, Any]:
                     "values": sorted(int(code) for code in VERDICT_EXIT_CODES),
                 },
             },
-            {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+            {
+                "action": "Ignore",
+                "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}],
+            },
         ]
     }
 
