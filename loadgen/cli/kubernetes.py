@@ -60,8 +60,10 @@ def render(
         str | None, typer.Option(help="Start at this time, e.g. 2026-12-03T10:30:00Z.")
     ] = None,
 ) -> None:
-    """Print the ConfigMap and Indexed Job (YAML) of a fleet of N pods; the guard judges
-    the whole plan first (exit 4 if it refuses)."""
+    """Print a fleet's ConfigMap and Indexed Job (YAML), after the guard.
+
+    Pod i of N runs segment (i+1)/N from one start time; the guard judges the whole plan
+    (exit 4 if it refuses). Runbook: docs/kubernetes.md."""
     from loadgen.guard.approvals import approval_path
     from loadgen.k8s.render import RenderOptions
     from loadgen.k8s.render import render as render_fleet
