@@ -140,3 +140,16 @@ def test_a_missing_replay_file_is_refused_at_its_line(workdir: Path) -> None:
     result = render(replaying(workdir, "absent.jsonl"))
     assert result.returncode == ExitCode.INVALID_INPUT, result.explain()
     assert "replaying.toml:" in result.stderr and "absent.jsonl" in result.stderr
+
+
+def test_a_start_other_than_the_announced_one_is_warned_about(workdir: Path) -> None:
+    announced = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
+    path = write_profile(workdir, profile("told", schedule={"start": announced}))
+    told = announced.strftime("%Y-%m-%dT%H:%M:%SZ")
+    early = render(path)  # the default: in 2 minutes, not tomorrow
+    assert early.returncode == 0, early.explain()
+    assert f"pass --start-at {told}" in early.stderr
+    on_time = render(path, "--start-at", told)
+    assert on_time.returncode == 0, on_time.explain()
+    assert "announces [schedule] start" not in on_time.stderr
+    assert f"--start-at {told}" in on_time.stdout  # what the pods are given

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from loadgen.k8s import manifests
 from loadgen.k8s.config_files import gather
 
 MAX_PARALLELISM = 1000
+START_TOLERANCE_S = 60.0  # a fleet starting within a minute of the announced start is on time
 MAX_JOB_NAME = 52  # leaves room for `-config`, `-credentials` and the pods' `-<index>-xxxxx`
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
@@ -62,6 +63,7 @@ def render(
     fleet = build_fleet(plan, options)
     if fleet.results_pvc is None:
         warnings.append(EMPTYDIR_WARNING)
+    warnings += announced_start_warning(plan, options.start_at)
     docs = [manifests.config_map(fleet, files), manifests.job(fleet, files)]
     return Rendered(header(fleet) + dump_yaml(docs) + footer(fleet), tuple(warnings), fleet)
 
@@ -71,6 +73,18 @@ EMPTYDIR_WARNING = (
     "with the pod, so the parts cannot be merged afterwards; pass --results-pvc NAME "
     "(a ReadWriteMany claim) for a run whose results you keep"
 )
+
+
+def announced_start_warning(plan: Plan, start_at: datetime) -> list[str]:
+    """The pipeline team was told `[schedule] start`: say so when the fleet starts elsewhen."""
+    announced = plan.profile.start
+    if announced is None or abs((announced - start_at).total_seconds()) <= START_TOLERANCE_S:
+        return []
+    told = manifests.start_at_text(announced.astimezone(UTC))
+    return [
+        f"warning: the fleet starts at {manifests.start_at_text(start_at)}, but the profile "
+        f"announces [schedule] start = {told} to the pipeline team; pass --start-at {told}"
+    ]
 
 
 def check_options(options: RenderOptions) -> None:
