@@ -169,7 +169,8 @@ def header(fleet: manifests.Fleet) -> str:
     n, start = fleet.parallelism, manifests.start_at_text(fleet.start_at)
     lines = [
         f"# loadgen fleet {fleet.job}: {n} pod(s), pod i runs segment (i+1)/{n} from {start}",
-        f"# apply before {start}; a pod scheduled after it starts late (see docs/kubernetes.md)",
+        f"# kubectl apply --server-side -f THIS_FILE before {start}: a pod scheduled after it",
+        "# starts late (docs/kubernetes.md); --server-side: the ConfigMap may exceed 256 KiB",
         "# credentials, values never written here:",
         f"#   kubectl create secret generic {fleet.secret}"
         + "".join(f" --from-literal={var}=..." for var in fleet.credential_vars),
