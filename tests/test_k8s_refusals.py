@@ -153,3 +153,11 @@ def test_a_start_other_than_the_announced_one_is_warned_about(workdir: Path) -> 
     assert on_time.returncode == 0, on_time.explain()
     assert "announces [schedule] start" not in on_time.stderr
     assert f"--start-at {told}" in on_time.stdout  # what the pods are given
+
+
+def test_a_profile_file_name_that_cannot_be_a_config_map_key_is_refused(workdir: Path) -> None:
+    path = workdir / "my profile.toml"  # a space: not a ConfigMap key
+    write_profile(workdir, profile("plain")).rename(path)
+    result = render(path)
+    assert result.returncode == ExitCode.USAGE, result.explain()
+    assert "my profile.toml" in result.stderr and "rename it" in result.stderr

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +22,7 @@ from loadgen.k8s.render import (
     MAX_JOB_NAME,
     credential_vars,
     default_job_name,
+    dump_yaml,
     is_dns_label,
     start_time,
 )
@@ -143,3 +145,13 @@ def _fleet() -> manifests.Fleet:
         credential_vars=("PH_TOKEN",),
         results_pvc=None,
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(st.characters(codec="utf-8")))
+def test_any_file_text_survives_the_yaml_unchanged(content: str) -> None:
+    # a profile or replay file goes into the ConfigMap as text: what the pod reads back
+    # must be byte for byte what was rendered, whatever the text (block or quoted style)
+    doc = {"data": {"p.toml": content, "next": "x"}}
+    (loaded,) = yaml.safe_load_all(dump_yaml([doc]))
+    assert loaded == doc
