@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from loadgen.cli import guarding, local, merging, reporting, running
+from loadgen.cli import guarding, kubernetes, local, merging, reporting, running
 from loadgen.cli.arguments import CONTEXT_SETTINGS, HELP_MODE, load_plan
 
 __all__ = ["app", "load_plan", "main"]
@@ -29,6 +29,7 @@ app.command()(local.serve)
 app.command()(guarding.lint)
 app.command()(guarding.brief)
 app.add_typer(guarding.approve_app, name="approve")
+app.add_typer(kubernetes.k8s_app, name="k8s")
 app.command()(local.init)
 app.command()(local.version)
 
