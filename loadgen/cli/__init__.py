@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from loadgen.cli import guarding, local, reporting, running
+from loadgen.cli import comparing, guarding, local, reporting, running
 from loadgen.cli.arguments import CONTEXT_SETTINGS, HELP_MODE, load_plan
 
 __all__ = ["app", "load_plan", "main"]
@@ -24,6 +24,7 @@ app = typer.Typer(
 app.command()(running.plan)
 app.command()(running.run)
 app.command()(reporting.report)
+app.command()(comparing.compare)
 app.command()(local.serve)
 app.command()(guarding.lint)
 app.command()(guarding.brief)

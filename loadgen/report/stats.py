@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
@@ -98,3 +99,21 @@ def format_value(stat: Stat, value: float | None) -> str:
     if value is None:
         return "-"
     return f"{int(value):,}" if stat.kind == "count" else f"{value:,.2f}"
+
+
+def histogram(doc: dict[str, Any], name: str) -> HdrHistogram | None:
+    """The artifact's histogram `name` (`latency`, `service:track`, ...), if it has it."""
+    text = doc.get("histograms", {}).get(name)
+    return None if text is None else hdr.decode(text)
+
+
+def response_histogram(doc: dict[str, Any], scenario: str | None = None) -> HdrHistogram | None:
+    """The latency of the attempts that got a response, overall or for `scenario` (None for
+    an artifact without that histogram). "latency" holds transport errors too, and a
+    refused connection fails fast: mixed in, it would look like a fast answer."""
+    suffix = f":{scenario}" if scenario else ""
+    every = histogram(doc, f"latency{suffix}")
+    errors = histogram(doc, f"error_latency{suffix}")
+    if every is None:
+        return None
+    return every if errors is None else hdr.without(every, errors)

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from hdrh.histogram import HdrHistogram
 from rich.console import Console
 from rich.table import Table
 
@@ -24,8 +23,10 @@ from loadgen.report.stats import (
     DEFAULT_STATS,
     Stat,
     format_value,
+    histogram,
     parse_stats,
     recorded_key,
+    response_histogram,
 )
 
 # Failures that mean nothing answered at all: the target is down or unreachable.
@@ -41,22 +42,6 @@ def _fmt(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
-def _histogram(doc: dict[str, Any], name: str) -> HdrHistogram | None:
-    text = doc.get("histograms", {}).get(name)
-    return None if text is None else hdr.decode(text)
-
-
-def response_histogram(doc: dict[str, Any], scenario: str | None = None) -> HdrHistogram | None:
-    """The latency of the attempts that got a response, overall or for `scenario` (None for
-    an artifact without that histogram)."""
-    suffix = f":{scenario}" if scenario else ""
-    every = _histogram(doc, f"latency{suffix}")
-    errors = _histogram(doc, f"error_latency{suffix}")
-    if every is None:
-        return None
-    return every if errors is None else hdr.without(every, errors)
-
-
 def response_latency(doc: dict[str, Any], scenario: str | None = None) -> dict[str, Any]:
     """Latency stats (ms) of the attempts that got a response, overall or for `scenario`."""
     h = response_histogram(doc, scenario)
@@ -68,7 +53,7 @@ def response_latency(doc: dict[str, Any], scenario: str | None = None) -> dict[s
 
 def error_latency(doc: dict[str, Any]) -> dict[str, Any] | None:
     """Latency stats (ms) of the transport errors over all scenarios (None if not recorded)."""
-    errors = _histogram(doc, "error_latency")
+    errors = histogram(doc, "error_latency")
     return None if errors is None else hdr.stats_ms(errors)
 
 
