@@ -87,7 +87,10 @@ def _metric(text: str, key: str) -> tuple[str, str, Stat | None]:
         return SHARES[key], "share", None
     if key in RATES:
         return RATES[key], "rate", None
-    trend, dot, stat_text = key.rpartition(".")
+    # the trend is what comes before the first dot outside p(...): `service_time.p(99.9)`
+    trend, dot, stat_text = key.partition(".")
+    if not dot or key.startswith("p("):
+        trend, dot, stat_text = "", "", key
     if dot and trend not in TRENDS:
         known = ", ".join(TRENDS)
         raise _fail(text, f"unknown trend {trend!r}", _did_you_mean(trend, f"use one of {known}"))
