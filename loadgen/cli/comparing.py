@@ -36,8 +36,12 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the comparison as J
 
 @errors_to_exit_codes
 def compare(
-    baseline: Annotated[Path, typer.Argument(help="The baseline results artifact (JSON).")],
-    new: Annotated[Path, typer.Argument(help="The new run's results artifact (JSON).")],
+    baseline: Annotated[
+        Path, typer.Argument(help="The baseline results artifact (JSON).", metavar="BASELINE")
+    ],
+    new: Annotated[
+        Path, typer.Argument(help="The new run's results artifact (JSON).", metavar="NEW")
+    ],
     max_regression: LimitOpt = None,
     allow_different_profile: AllowOpt = False,
     as_json: JsonOpt = False,
