@@ -19,6 +19,7 @@ from loadgen.report.compare import (
     compare_rows,
     measure,
     regressed,
+    unmatched_scenarios,
     within,
 )
 from loadgen.report.limits import parse_limit, parse_limits
@@ -220,6 +221,16 @@ def test_cli_refuses_different_profiles(tmp_path: Path) -> None:
     allowed = cli("compare", base, other, "--allow-different-profile")
     assert allowed.returncode == 0, allowed.explain()
     assert "WARNING: comparing runs of different profiles" in allowed.stdout
+
+
+def test_scenarios_only_one_run_has_are_named() -> None:
+    base = synthesized({"track": [1_000], "identify": [1_000]})
+    new = synthesized({"track": [1_000], "alias": [1_000]})
+    assert unmatched_scenarios(base, new) == [
+        "WARNING: scenario 'identify' is only in the BASELINE run: not compared",
+        "WARNING: scenario 'alias' is only in the NEW run: not compared",
+    ]
+    assert {row.scope for row in compare_rows(base, new, ())} == {ALL, "track"}
 
 
 # (arguments after the two artifacts, exit code, words on stderr)

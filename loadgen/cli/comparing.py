@@ -47,13 +47,19 @@ def compare(
     as_json: JsonOpt = False,
 ) -> None:
     """Compare NEW with BASELINE per scenario and metric; exit 99 if a limit is exceeded."""
-    from loadgen.report.compare import check_same_profile, compare_rows, regressed
+    from loadgen.report.compare import (
+        check_same_profile,
+        compare_rows,
+        regressed,
+        unmatched_scenarios,
+    )
     from loadgen.report.limits import parse_limits
     from loadgen.results.artifact import read_artifact
 
     limits = parse_limits(max_regression or [])  # a bad limit: usage error before reading
     base_doc, new_doc = read_artifact(baseline), read_artifact(new)
     warnings = [check_same_profile(base_doc, new_doc, allow_different_profile)]
+    warnings += unmatched_scenarios(base_doc, new_doc)
     warnings += run_warnings("BASELINE", base_doc) + run_warnings("NEW", new_doc)
     rows = compare_rows(base_doc, new_doc, limits)
     shown = [w for w in warnings if w]

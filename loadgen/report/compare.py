@@ -139,6 +139,15 @@ def scopes(baseline: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return [ALL, *sorted(baseline["scenarios"].keys() & new["scenarios"].keys())]
 
 
+def unmatched_scenarios(baseline: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """A warning per scenario only one run has (runs of different profiles): not compared."""
+    warnings = []
+    for label, doc, other in (("BASELINE", baseline, new), ("NEW", new, baseline)):
+        for name in sorted(doc["scenarios"].keys() - other["scenarios"].keys()):
+            warnings.append(f"WARNING: scenario {name!r} is only in the {label} run: not compared")
+    return warnings
+
+
 def check_scenarios(limits: Sequence[Limit], known: Sequence[str]) -> None:
     unknown = [lim.text for lim in limits if lim.scenario is not None and lim.scenario not in known]
     if unknown:
