@@ -36,18 +36,43 @@ from tests.run_support import target as target_table
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
-def artifact(m: RunMetrics, duration_s: float = 3.0) -> dict[str, Any]:
-    return results.build_artifact(
+def artifact(
+    m: RunMetrics, duration_s: float = 3.0, profile_name: str = "t", profile_hash: str = "sha256:0"
+) -> dict[str, Any]:
+    """A valid artifact (it passes validate_artifact) of what `m` recorded."""
+    doc = results.build_artifact(
         metrics=m,
         status="completed",
         status_reason=None,
-        profile={"name": "t", "path": "t.toml", "hash": "sha256:0"},
+        profile={"name": profile_name, "path": f"{profile_name}.toml", "hash": profile_hash},
         target={"name": "x", "url": "http://127.0.0.1:9"},
         started_at=START,
         ended_at=START + timedelta(seconds=duration_s),
         duration_s=duration_s,
         generator={"cpu_percent": 1.0},
     )
+    results.validate_artifact(doc)
+    return doc
+
+
+def synthesized(
+    latencies_us: dict[str, list[int]], statuses: dict[str, list[int]] | None = None, **named: Any
+) -> dict[str, Any]:
+    """An artifact whose scenarios answered with these latencies (and statuses, 200 when not
+    given), one request every 10 ms from t = 0; `named` goes to `artifact`."""
+    names = sorted(latencies_us)
+    m = RunMetrics(names)
+    events = []  # (send time, scenario index, latency, status), recorded in time order
+    for index, name in enumerate(names):
+        codes = (statuses or {}).get(name) or [200] * len(latencies_us[name])
+        for i, (latency, status) in enumerate(zip(latencies_us[name], codes, strict=True)):
+            events.append((i * 0.01, index, latency, status))
+    for t, index, latency, status in sorted(events):
+        m.record_planned(t)
+        m.record_started(index, t)
+        m.record_response(index, t + latency / 1e6, latency, latency, status, None)
+    last = max((len(v) for v in latencies_us.values()), default=1) * 0.01
+    return artifact(m, duration_s=last + 1, **named)
 
 
 def answered(m: RunMetrics, t: float, latency_us: int, status: int = 200) -> None:
@@ -103,7 +128,8 @@ def test_no_responses_says_so_and_hints_when_unreachable(kinds: list[str], hint:
         failed(m, i * 0.1, 800, kind)
     text = text_of(artifact(m))
     assert "latency of responses: no responses" in text
-    assert re.search(r"│ s\s+│\s+\d+ │\s+[\d.]+ │\s+no responses │", text), text
+    # scenario, requests, rate, peak (– without per-scenario series), then the latency
+    assert re.search(r"│ s\s+│\s+\d+ │\s+[\d.]+ │\s+– │\s+no responses │", text), text
     assert ("is the target up?" in text) == hint
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from loadgen.cli import guarding, kubernetes, local, merging, reporting, running
+from loadgen.cli import comparing, guarding, kubernetes, local, merging, reporting, running
 from loadgen.cli.arguments import CONTEXT_SETTINGS, HELP_MODE, load_plan
 
 __all__ = ["app", "load_plan", "main"]
@@ -25,6 +25,7 @@ app.command()(running.plan)
 app.command()(running.run)
 app.command()(reporting.report)
 app.command()(merging.merge)
+app.command()(comparing.compare)
 app.command()(local.serve)
 app.command()(guarding.lint)
 app.command()(guarding.brief)

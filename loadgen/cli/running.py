@@ -35,6 +35,7 @@ from loadgen.report.plan_text import render_plan
 
 if TYPE_CHECKING:
     from loadgen.guard.rules import Verdict
+    from loadgen.report.stats import Stat
     from loadgen.run.runner import RunResult
 
 MAX_SEED = 2**64 - 1  # the artifact stores it as a JSON integer, at most 64 bits
@@ -93,6 +94,7 @@ def run(
     seed: SeedOpt = 0,
     dry_run: DryRunOpt = False,
     html: reporting.HtmlOpt = None,
+    stats_text: reporting.SummaryStatsOpt = None,
 ) -> None:
     """Run PROFILE against a target and write the JSON results artifact."""
     from loadgen.guard.findings import render
@@ -101,6 +103,7 @@ def run(
     from loadgen.results.output import prepare_output
     from loadgen.run.runner import RunOptions, run_profile
 
+    stats = reporting.summary_stats(stats_text)  # a usage error before anything else
     chosen = read_segment(segment)
     agreed = read_start_at(start_at)
     resolved = load_plan(profile, target, targets)
@@ -126,7 +129,7 @@ def run(
         start_at=agreed,
         segment_text=segment.strip(),
     )
-    _report(run_profile(resolved, options), html)
+    _report(run_profile(resolved, options), html, stats)
 
 
 def _dry_run(resolved: Plan, verdict: Verdict, out: Path | None) -> None:
@@ -149,7 +152,9 @@ def _dry_run(resolved: Plan, verdict: Verdict, out: Path | None) -> None:
         fail("interrupted", ExitCode.INTERRUPTED)
 
 
-def _report(result: RunResult, html: Path | None = None) -> None:
+def _report(
+    result: RunResult, html: Path | None = None, stats: tuple[Stat, ...] | None = None
+) -> None:
     """The summary, then the exit code: 6 if the artifact is not where asked (whatever the
     run's status, which the saved artifact holds), else by the status."""
     # rich (~15-30 ms to import) only for the summary, after the run: never for `lint`,
@@ -159,7 +164,7 @@ def _report(result: RunResult, html: Path | None = None) -> None:
     from loadgen.report.summary import print_summary
 
     console = Console() if sys.stdout.isatty() else Console(width=160, soft_wrap=True)
-    print_summary(result.doc, str(result.path), console)
+    print_summary(result.doc, str(result.path), console, stats)
     if html is not None:  # whatever the status: an aborted run is the one to look at
         reporting.write_report([(str(result.path), result.doc)], html)
     reason = result.doc.get("status_reason")

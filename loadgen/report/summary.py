@@ -4,17 +4,30 @@ Latency is shown for responses and for transport errors apart: a refused connect
 in under a millisecond, and mixed into one histogram it looks like a fast answer. The
 artifact's "latency" histograms hold both; "error_latency" the errors alone (responses =
 latency minus error_latency). Older artifacts without it show the mixed figures.
+
+Every latency column is read from the artifact's HDR histograms (`--summary-stats` picks
+them, loadgen/report/stats.py), so any percentile is exact. The peak rate per scenario
+comes from `scenario_series` when the artifact has it, else it is known for the run only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from hdrh.histogram import HdrHistogram
 from rich.console import Console
 from rich.table import Table
 
 from loadgen.metrics import hdr
+from loadgen.report.stats import (
+    DEFAULT_STATS,
+    Stat,
+    format_value,
+    histogram,
+    parse_stats,
+    recorded_key,
+    response_histogram,
+)
 
 # Failures that mean nothing answered at all: the target is down or unreachable.
 UNREACHABLE_KINDS = frozenset({"refused", "timeout"})
@@ -29,70 +42,88 @@ def _fmt(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
-def _histogram(doc: dict[str, Any], name: str) -> HdrHistogram | None:
-    text = doc.get("histograms", {}).get(name)
-    return None if text is None else hdr.decode(text)
-
-
 def response_latency(doc: dict[str, Any], scenario: str | None = None) -> dict[str, Any]:
     """Latency stats (ms) of the attempts that got a response, overall or for `scenario`."""
-    suffix = f":{scenario}" if scenario else ""
-    every = _histogram(doc, f"latency{suffix}")
-    errors = _histogram(doc, f"error_latency{suffix}")
-    if every is None:  # an artifact without histograms: its recorded figures
+    h = response_histogram(doc, scenario)
+    if h is None:  # an artifact without histograms: its recorded figures
         stats: dict[str, Any] = doc["scenarios"][scenario]["latency_ms"] if scenario else {}
         return stats
-    return hdr.stats_ms(every if errors is None else hdr.without(every, errors))
+    return hdr.stats_ms(h)
 
 
 def error_latency(doc: dict[str, Any]) -> dict[str, Any] | None:
     """Latency stats (ms) of the transport errors over all scenarios (None if not recorded)."""
-    errors = _histogram(doc, "error_latency")
+    errors = histogram(doc, "error_latency")
     return None if errors is None else hdr.stats_ms(errors)
 
 
-COLUMNS = (
-    "scenario",
-    "requests",
-    "rate/s",
-    "p50",
-    "p90",
-    "p95",
-    "p99",
-    "max",
-    "2xx",
-    "4xx",
-    "429",
-    "5xx",
-    "errors",
-)
+STATUS_COLUMNS = ("2xx", "3xx", "4xx", "429", "5xx")
+NO_PEAK = "–"  # an artifact without per-scenario series: the peak is known overall only
 
 
-def scenario_table(doc: dict[str, Any]) -> Table:
+def columns(stats: Sequence[Stat]) -> list[str]:
+    return [
+        "scenario",
+        "requests",
+        "rate/s",
+        "peak/s",
+        *(stat.label for stat in stats),
+        *STATUS_COLUMNS,
+        "429 %",
+        "errors",
+        "dropped",
+    ]
+
+
+def scenario_table(doc: dict[str, Any], stats: Sequence[Stat] | None = None) -> Table:
+    """One row per scenario: count, average and peak rate, the latency `stats` of its
+    responses, status classes, the share of 429s, transport errors and drops."""
+    chosen = tuple(stats) if stats is not None else parse_stats(DEFAULT_STATS)
     table = Table(title="latency of responses from the planned start (ms)", title_justify="left")
-    for column in COLUMNS:
+    for column in columns(chosen):
         table.add_column(column, justify="left" if column == "scenario" else "right")
+    peaks = scenario_peaks(doc)
     for name, s in sorted(doc["scenarios"].items()):
         st = s["status"]
         table.add_row(
             name,
             _fmt(s["count"]),
             _fmt(s["rate"]),
-            *_latency_cells(doc, name, s),
-            _fmt(st.get("2xx", 0)),
-            _fmt(st.get("4xx", 0)),
-            _fmt(st.get("429", 0)),
-            _fmt(st.get("5xx", 0)),
+            _fmt(peaks[name]) if name in peaks else NO_PEAK,
+            *_latency_cells(doc, name, s, chosen),
+            *(_fmt(st.get(key, 0)) for key in STATUS_COLUMNS),
+            _percent(st.get("429", 0), s.get("completed", 0) + s.get("errors", 0)),
             _fmt(s.get("errors", 0)),
+            _fmt(s.get("dropped", 0)),
         )
     return table
 
 
-def _latency_cells(doc: dict[str, Any], name: str, block: dict[str, Any]) -> list[str]:
+def _percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.2f}" if whole else "-"
+
+
+def _latency_cells(
+    doc: dict[str, Any], name: str, block: dict[str, Any], stats: Sequence[Stat]
+) -> list[str]:
     if not block.get("completed") and block.get("count"):
-        return [NO_RESPONSES, "-", "-", "-", "-"]
-    lat = response_latency(doc, name)
-    return [_fmt(lat.get(key)) for key in ("p50", "p90", "p95", "p99", "max")]
+        return [NO_RESPONSES] + ["-"] * (len(stats) - 1)
+    h = response_histogram(doc, name)
+    if h is None:  # an artifact without histograms: the figures it recorded, where it has them
+        recorded = block.get("latency_ms", {})
+        keys = [recorded_key(stat) for stat in stats]
+        return [_fmt(recorded.get(key)) if key else "-" for key in keys]
+    return [format_value(stat, stat.of(h)) for stat in stats]
+
+
+def scenario_peaks(doc: dict[str, Any]) -> dict[str, int]:
+    """The most requests each scenario sent in one second, from `scenario_series` (empty
+    for artifacts without it: their peak is known for the whole run only)."""
+    per_scenario = doc.get("scenario_series") or {}
+    return {
+        name: max((row.get("started", 0) for row in rows), default=0)
+        for name, rows in per_scenario.items()
+    }
 
 
 def peak_rates(doc: dict[str, Any]) -> tuple[int, int, int] | None:
@@ -153,7 +184,7 @@ def _no_response_hint(totals: dict[str, Any]) -> str:
 
 
 def summary_lines(doc: dict[str, Any], artifact_path: str | None) -> list[str]:
-    t, g = doc["totals"], doc["generator"]
+    t = doc["totals"]
     lines = [
         f"status: {doc['status']}"
         + (f" ({doc['status_reason']})" if doc.get("status_reason") else ""),
@@ -163,35 +194,60 @@ def summary_lines(doc: dict[str, Any], artifact_path: str | None) -> list[str]:
         rate_line(doc),
         "status codes: " + ", ".join(f"{k} {v:,}" for k, v in t["status"].items()),
     ]
-    if t.get("errors_by_kind"):
-        kinds = {k: v for k, v in t["errors_by_kind"].items() if v}
-        if kinds:
-            lines.append(
-                "transport errors by kind: " + ", ".join(f"{k} {v:,}" for k, v in kinds.items())
-            )
+    kinds = {k: v for k, v in t.get("errors_by_kind", {}).items() if v}
+    if kinds:
+        lines.append(
+            "transport errors by kind: " + ", ".join(f"{k} {v:,}" for k, v in kinds.items())
+        )
     lines += latency_lines(doc)
-    lag = g["lag_ms"]
-    lines.append(
-        f"generator: cpu {g['cpu_percent']:.0f} %, scheduler lag p50 {_fmt(lag['p50'])} / "
-        f"p99 {_fmt(lag['p99'])} / max {_fmt(lag['max'])} ms"
-    )
-    if g.get("bottleneck"):
-        lines.append(f"WARNING: the generator was the bottleneck: {g['reason']}")
+    lines += generator_lines(doc["generator"])
     observed = doc["target"].get("observed")
     if observed and "difference" in observed:
         lines.append(f"target observed: {observed['difference']}")
-    for result in doc.get("thresholds", []):
-        mark = "ok  " if result.get("ok") else "FAIL"
-        lines.append(
-            f"threshold {mark} {result.get('metric')}: {result.get('expression')} "
-            f"(actual {result.get('actual')})"
-        )
+    lines += threshold_lines(doc.get("thresholds", []))
     if artifact_path:
         lines.append(f"results: {artifact_path}")
     return lines
 
 
-def print_summary(doc: dict[str, Any], artifact_path: str | None, console: Console) -> None:
-    console.print(scenario_table(doc))
+def generator_lines(g: dict[str, Any]) -> list[str]:
+    """The generator's health: when it was the bottleneck, the figures describe loadgen."""
+    lag = g["lag_ms"]
+    health = "BOTTLENECK" if g.get("bottleneck") else "healthy"
+    lines = [
+        f"generator: {health}, cpu {g['cpu_percent']:.0f} %, scheduler lag p50 "
+        f"{_fmt(lag['p50'])} / p99 {_fmt(lag['p99'])} / max {_fmt(lag['max'])} ms"
+    ]
+    if g.get("bottleneck"):
+        lines.append(f"WARNING: the generator was the bottleneck: {g['reason']}")
+    return lines
+
+
+def threshold_lines(results: Sequence[dict[str, Any]]) -> list[str]:
+    """✓/✗ per threshold with the value compared. Reads the entries of the thresholds
+    contract (`name`, `passed`, `observed`) and older artifacts' `metric`, `ok`, `actual`."""
+    if not results:
+        return []
+    failed = sum(1 for r in results if not r.get("passed", r.get("ok")))
+    lines = [f"thresholds: {len(results) - failed} passed, {failed} failed"]
+    for result in results:
+        passed = result.get("passed", result.get("ok"))
+        observed = result.get("observed", result.get("actual"))
+        name = result.get("name") or result.get("metric")
+        line = f"  {'✓' if passed else '✗'} {name}: {result.get('expression')} "
+        line += f"(observed {'no data' if observed is None else _fmt(observed)})"
+        if result.get("aborted_run"):
+            line += ": stopped the run"
+        lines.append(line)
+    return lines
+
+
+def print_summary(
+    doc: dict[str, Any],
+    artifact_path: str | None,
+    console: Console,
+    stats: Sequence[Stat] | None = None,
+) -> None:
+    console.print(scenario_table(doc, stats))
     for line in summary_lines(doc, artifact_path):
         console.print(line, highlight=False, markup=False)
