@@ -52,6 +52,17 @@ SeedOpt = Annotated[
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Show the guard's verdict and the plan; send nothing.")
 ]
+WorkersOpt = Annotated[
+    str,
+    typer.Option(
+        help="Processes on this machine, each an exact segment i/N of the schedule, merged "
+        "into one artifact: N (1-64) or auto (one per core)."
+    ),
+]
+# What a `--workers` parent tells each worker (loadgen/run/workers.py): not for users.
+WorkerProgressFdOpt = Annotated[int | None, typer.Option(hidden=True, min=1)]
+WorkerRateCapOpt = Annotated[float | None, typer.Option(hidden=True, min=0.001)]
+WorkerUrlOpt = Annotated[str | None, typer.Option(hidden=True)]
 
 
 @errors_to_exit_codes
@@ -83,6 +94,10 @@ def run(
     seed: SeedOpt = 0,
     dry_run: DryRunOpt = False,
     html: reporting.HtmlOpt = None,
+    workers: WorkersOpt = "1",
+    worker_progress_fd: WorkerProgressFdOpt = None,
+    worker_rate_cap: WorkerRateCapOpt = None,
+    worker_url: WorkerUrlOpt = None,
 ) -> None:
     """Run PROFILE against a target and write the JSON results artifact."""
     from loadgen.guard.findings import render
@@ -95,6 +110,9 @@ def run(
         chosen = ExecutionSegment.parse(segment)
     except ExecutionSegmentError as exc:
         fail(f"usage: --segment: {exc}", ExitCode.USAGE)
+    count = _worker_count(workers, chosen)
+    if worker_progress_fd is not None:  # a worker: its parent may forward signals from now
+        _worker_ready(worker_progress_fd, worker_url, target)
     resolved = load_plan(profile, target, targets)
     verdict = preflight(resolved, now=datetime.now(UTC))
     if verdict.findings and (dry_run or not verdict.refused):  # a refusal prints itself below
@@ -112,9 +130,67 @@ def run(
         display=choose_mode(quiet),
         segment=chosen,
         seed=seed,
-        rate_cap=verdict.rate_cap,
+        rate_cap=_rate_cap(verdict.rate_cap, worker_rate_cap),
+        local_url=worker_url,
+        progress_fd=worker_progress_fd,
     )
-    _report(run_profile(resolved, options), html)
+    if count > 1:
+        from loadgen.run.workers import WorkersJob, run_workers
+
+        _report(run_workers(WorkersJob(resolved, options, count, target, targets)), html)
+        return
+    result = run_profile(resolved, options)
+    if worker_progress_fd is not None:  # a worker: the parent reports, from the merged parts
+        _worker_done(worker_progress_fd, result)
+    _report(result, html)
+
+
+def _worker_count(text: str, segment: ExecutionSegment) -> int:
+    """`--workers` as a count (1 = the single-process run); usage errors exit 2."""
+    if text.strip() == "1":  # the default: nothing of the workers' machinery is imported
+        return 1
+    from loadgen.run.workers import WorkersError, parse_workers
+
+    try:
+        count, warning = parse_workers(text)
+    except WorkersError as exc:
+        fail(f"usage: {exc}", ExitCode.USAGE)
+    if count > 1 and not segment.is_full:
+        fail(
+            f"usage: --segment {segment} and --workers {text}: each worker takes its own "
+            "segment i/N of the schedule; give one of the two",
+            ExitCode.USAGE,
+        )
+    if warning:
+        typer.echo(warning, err=True)
+    return count
+
+
+def _rate_cap(approved: float | None, worker_share: float | None) -> float | None:
+    """A worker's share of the cap, never above what the guard allows this process."""
+    if worker_share is None:
+        return approved
+    return worker_share if approved is None else min(worker_share, approved)
+
+
+def _worker_ready(fd: int, url: str | None, target: str) -> None:
+    from urllib.parse import urlsplit
+
+    from loadgen.mock.process import LOOPBACK
+    from loadgen.run.worker_progress import send
+
+    if url is not None and (target != LOCAL or urlsplit(url).hostname not in LOOPBACK):
+        fail("usage: --worker-url is the parent's embedded mock (loopback, local)", ExitCode.USAGE)
+    send(fd, ready=True)
+
+
+def _worker_done(fd: int, result: RunResult) -> None:
+    """Tell the parent where the part is, and exit by its status (no summary: the parent
+    prints the merged one)."""
+    from loadgen.run.worker_progress import send
+
+    send(fd, artifact=str(result.path))
+    raise typer.Exit(result.exit_code)
 
 
 def _dry_run(resolved: Plan, verdict: Verdict, out: Path | None) -> None:

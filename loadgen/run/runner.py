@@ -39,6 +39,7 @@ from loadgen.run.cpuwatch import CpuWatch
 from loadgen.run.engine import Engine, EngineConfig, EngineOutcome
 from loadgen.run.ratecap import RateCap
 from loadgen.run.signals import signals_stopping
+from loadgen.run.worker_progress import emit_progress
 from loadgen.scenarios import ScenarioSet
 from loadgen.transport import Transport
 from loadgen.transport.factory import make_transport
@@ -57,6 +58,10 @@ class RunOptions:
     segment: ExecutionSegment = FULL_SEGMENT
     seed: int = 0
     rate_cap: float | None = None  # requests/s incl. retries (the approved or allowed peak)
+    # a worker of `--workers N` (loadgen/run/workers.py): the parent's embedded mock, and
+    # the pipe its progress goes to instead of a display
+    local_url: str | None = None
+    progress_fd: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +94,9 @@ def run_profile(plan: Plan, options: RunOptions) -> RunResult:
 def _target_url(target: Target, options: RunOptions) -> Iterator[tuple[str, LocalMock | None]]:
     if not target.is_local:
         yield target.url, None
+        return
+    if options.local_url is not None:  # a worker: the parent runs the one mock for all
+        yield options.local_url, None
         return
     # The mock's process control (~15 ms to import) only for the `local` target.
     from loadgen.mock.process import LocalMock
@@ -197,7 +205,7 @@ async def _run_with_resources(state: _RunState) -> None:
                 "replay_skipped": scenarios.replay_skipped,
             }
         if mock is not None:
-            state.observed = _observed_of(mock, state.metrics)
+            state.observed = _observed_of(mock, answered(state.metrics))
 
 
 @contextlib.asynccontextmanager
@@ -223,7 +231,7 @@ async def _run_engine(
     # The handlers go in after the GC's collection (a signal meanwhile is noted, and stops
     # the run before its first request) and come out after the display's last frame.
     with _gc_frozen(), signals_stopping(engine):
-        async with _live_display(options.display, title, schedule.duration_s, metrics):
+        async with _live_display(options, title, schedule.duration_s, metrics):
             outcome = await engine.run()
     if outcome.reason is not None and outcome.reason == safety.tripped():
         outcome.reason += _where_429s_came_from(target, options, metrics)
@@ -275,15 +283,20 @@ def _where_429s_came_from(target: Target, options: RunOptions, metrics: RunMetri
 
 @contextlib.asynccontextmanager
 async def _live_display(
-    mode: DisplayMode, title: str, duration_s: float, metrics: RunMetrics
+    options: RunOptions, title: str, duration_s: float, metrics: RunMetrics
 ) -> AsyncIterator[None]:
-    """The live progress for as long as the engine runs, its clock started with it."""
+    """The live progress for as long as the engine runs, its clock started with it (a
+    worker's goes to its parent, which shows the sum of all workers')."""
     start = time.perf_counter()
-    display = asyncio.get_running_loop().create_task(
-        show_progress(
-            mode, title, duration_s, lambda: time.perf_counter() - start, metrics.snapshot
-        )
-    )
+
+    def elapsed() -> float:
+        return time.perf_counter() - start
+
+    if options.progress_fd is not None:
+        progress = emit_progress(options.progress_fd, duration_s, elapsed, metrics.snapshot)
+    else:
+        progress = show_progress(options.display, title, duration_s, elapsed, metrics.snapshot)
+    display = asyncio.get_running_loop().create_task(progress)
     try:
         yield
     finally:
@@ -308,21 +321,24 @@ def _gc_frozen() -> Iterator[None]:
         gc.unfreeze()
 
 
-def _observed_of(mock: LocalMock, metrics: RunMetrics) -> dict[str, Any]:
+def answered(metrics: RunMetrics) -> int:
+    """The responses loadgen got (any status), to set against what the mock received."""
+    return sum(metrics.snapshot().status.values())
+
+
+def _observed_of(mock: LocalMock, answered: int) -> dict[str, Any]:
     """The mock's own counts; a mock that died no longer answers, which the artifact says
     (the run's results stand: this was a crash of the mock, not of the run)."""
     try:
         stats = mock.stats()
     except (OSError, RuntimeError) as exc:
         return {"difference": f"the embedded mock did not report its counts: {exc}"}
-    return _observed(stats, metrics)
+    return _observed(stats, answered)
 
 
-def _observed(stats: dict[str, Any], metrics: RunMetrics) -> dict[str, Any]:
+def _observed(stats: dict[str, Any], answered: int) -> dict[str, Any]:
     """What the embedded mock says it received, next to what loadgen says it sent."""
-    snap = metrics.snapshot()
     received = int(stats.get("requests_total", 0))
-    answered = sum(snap.status.values())
     difference = received - answered
     verdict = "no difference" if difference == 0 else f"{difference:+,} requests"
     return {
