@@ -64,14 +64,15 @@ class Worker:
         """Why this worker left no results, in words, with the end of its stderr."""
         code = self.returncode
         if code is not None and code < 0:
-            how = f"killed by {signal.Signals(-code).name}"
+            how = f"killed by {_signal_name(-code)}"
         elif code is not None:
             how = f"exited {code}"
         else:
             how = "did not finish"
         said = self.log_tail()
-        details = f" ({self.problem})" if self.problem else ""
-        return f"{how} without results{details}" + (f"; it said: {said}" if said else "")
+        if self.problem:
+            return f"{how}, its results unreadable ({self.problem})"
+        return f"{how} without results" + (f"; it said: {said}" if said else "")
 
     def log_tail(self) -> str:
         try:
@@ -79,6 +80,13 @@ class Worker:
         except OSError:
             return ""
         return " ".join(text[-LOG_TAIL_CHARS:].split())
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:  # a real-time signal: no name
+        return f"signal {number}"
 
 
 def supervise(

@@ -30,6 +30,7 @@ import typer
 
 from loadgen.arrivals.plan import Plan
 from loadgen.errors import ExitCode, UsageError
+from loadgen.inputs.redact import redact_urls
 from loadgen.results.artifact import ResultsError, default_artifact_path, read_artifact
 from loadgen.results.output import DEFAULT_DIR, write_or_fallback
 from loadgen.results.status import EXIT_CODE_OF_STATUS
@@ -148,7 +149,8 @@ def _parts(workers: list[Worker]) -> list[tuple[Worker, Doc]]:
         try:
             found.append((worker, read_artifact(path)))
         except ResultsError as exc:
-            worker.problem = worker.problem or f"no results ({exc})"
+            if path.exists():  # written, but not valid: say why (a missing one says itself)
+                worker.problem = worker.problem or str(exc)
     return found
 
 
@@ -163,7 +165,7 @@ def _merged(
     status: RunStatus = "aborted" if lost else doc["status"]
     reasons = [f"worker {w.index} (segment {w.segment}) lost: {w.lost_because()}" for w in lost]
     reasons += [f"segment {w.segment}: {d['status_reason']}" for w, d in docs if d["status_reason"]]
-    doc["status"], doc["status_reason"] = status, "; ".join(reasons) or None
+    doc["status"], doc["status_reason"] = status, redact_urls("; ".join(reasons)) or None
     doc["run"] = {
         "workers": job.count,
         "segments": [w.segment for w, _ in docs],
