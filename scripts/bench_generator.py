@@ -10,25 +10,34 @@ For each of `--runs` interleaved rounds:
   `--bisect` times); "sustained" = achieved >= 98 % of planned, dropped <= 0.1 %, scheduler
   lag p99 <= 10 ms, no generator bottleneck flagged, no transport errors;
 - Locust FastHttpUser, 64 users, one process (if installed; `--install-locust` installs
-  it into .bench-venv/ first).
+  it into .bench-venv/ first);
+- with `--workers N` (N >= 2): the same search for `loadgen run --workers N`, right after
+  the one-worker search of the same round. The N workers share every core but the
+  server's (on a 2-core machine: both cores, the server's included, as nothing else is
+  left: the row says so); their CPU per request is of all their processes, start-up and
+  parent included (the artifact's CPU figure is one worker's).
 
 Prints a table (median, min-max, client CPU µs/request), the ratios loadgen/wrk and
 loadgen/Locust against the goals (>= 50 % of wrk, >= 10x Locust), the commands and the machine.
 Each run line also shows how busy both cores were (whoever used them): the machine is shared.
 
     .venv/bin/python scripts/bench_generator.py [--runs 3] [--seconds 10] [--install-locust]
+        [--workers N]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import venv
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +53,7 @@ WRK, LOADGEN, LOADGEN_PEAK, LOCUST = (
     "loadgen (highest achieved, not sustained)",
     "Locust FastHttpUser",
 )
+WORKERS = "loadgen --workers {n} (max sustained)"  # a row only when --workers N is given
 LOCUSTFILE = """from locust import FastHttpUser, constant, task
 
 BODY = {body!r}
@@ -127,7 +137,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--install-locust", action="store_true", help="pip install into .bench-venv/")
     p.add_argument("--no-wrk", action="store_true")
     p.add_argument("--no-locust", action="store_true")
+    p.add_argument("--workers", type=int, default=1, help="also measure run --workers N (2-64)")
     args = p.parse_args()
+    if not 1 <= args.workers <= 64:
+        p.error("need 1 <= --workers <= 64")
     if not 1 <= args.runs <= 20 or not 1 <= args.seconds <= 600:
         p.error("need 1 <= --runs <= 20 and 1 <= --seconds <= 600")
     if not 1 <= args.locust_seconds <= 600 or args.start_rate < 250 or args.bisect > 10:
@@ -194,35 +207,64 @@ def run_locust(locust: str, url: str, prefix: Path, args: argparse.Namespace) ->
     return requests, rps
 
 
+def worker_options(workers: int) -> list[str]:
+    return ["--workers", str(workers)] if workers > 1 else []
+
+
+@contextlib.contextmanager
+def client_cores(workers: int) -> Iterator[int | None]:
+    """The core to pin one loadgen to, or None with N workers: they (inheriting this
+    process's affinity) get every core but the server's, or all cores if that is none."""
+    if workers == 1:
+        yield CLIENT_CORE
+        return
+    before = os.sched_getaffinity(0)
+    spare = before - {SERVER_CORE}
+    os.sched_setaffinity(0, spare or before)
+    try:
+        yield None
+    finally:
+        os.sched_setaffinity(0, before)
+
+
 def search_loadgen(
-    tmp: Path, targets: Path, args: argparse.Namespace, run: int
+    tmp: Path, targets: Path, args: argparse.Namespace, run: int, workers: int = 1
 ) -> tuple[dict[str, Any] | None, float]:
     """The best sustained flat run of one search (None if even the floor failed), and the
-    highest achieved rate of any run of it."""
+    highest achieved rate of any run of it; with `workers` > 1 of `run --workers N`, the
+    best run's `_cpu_us` its processes' CPU per request."""
     search = RateSearch(args.start_rate, args.bisect, ceiling=1_000_000, floor=250)
     best: dict[str, Any] | None = None
     peak = 0.0
+    name = f"loadgen x{workers}" if workers > 1 else "loadgen"
     while search.rate is not None:
         rate = search.rate
-        profile, out = tmp / f"flat-{run}-{rate:g}.toml", tmp / f"flat-{run}-{rate:g}.json"
+        stem = f"flat-{run}-{rate:g}-w{workers}"
+        profile, out = tmp / f"{stem}.toml", tmp / f"{stem}.json"
         stages = [(args.seconds, rate)]
         profile.write_text(b.profile_toml("bench-flat", rate, stages, args.max_in_flight))
-        with b.core_meter() as cores:
+        with b.core_meter() as cores, client_cores(workers) as core:
             timeout = args.seconds * 4 + 60
-            doc = b.run_loadgen(profile, targets, out, core=CLIENT_CORE, timeout_s=timeout).doc
+            done = b.run_loadgen(
+                profile, targets, out, core=core, timeout_s=timeout, extra=worker_options(workers)
+            )
+        doc = done.doc
+        cpu_us = b.cpu_us_per_request(doc)
+        if workers > 1:  # the artifact's CPU is the busiest worker's: count every process
+            cpu_us = done.cpu_s / max(int(doc["totals"]["completed"]), 1) * 1e6
         ok, reasons = b.sustained(doc)
         t, lag = doc["totals"], doc["generator"]["lag_ms"]
         print(
-            f"  loadgen {rate:>7,.0f}/s: achieved {t['achieved_rps']:>7,.0f}/s, dropped "
+            f"  {name} {rate:>7,.0f}/s: achieved {t['achieved_rps']:>7,.0f}/s, dropped "
             f"{t['dropped']:>6,}, lag p99 {lag['p99'] or 0:5.2f} ms, CPU "
-            f"{doc['generator']['cpu_percent']:3.0f} %, {b.cpu_us_per_request(doc):5.1f} µs/req "
+            f"{doc['generator']['cpu_percent']:3.0f} %, {cpu_us:5.1f} µs/req "
             f"({b.format_cores(cores)})"
             f" -> {'sustained' if ok else 'NOT sustained: ' + '; '.join(reasons)}",
             flush=True,
         )
         peak = max(peak, t["achieved_rps"])
         if ok and (best is None or rate > best["_rate"]):
-            best = {**doc, "_rate": rate}
+            best = {**doc, "_rate": rate, "_cpu_us": cpu_us}
         search.record(ok)
     return best, peak
 
@@ -277,8 +319,38 @@ def one_round(
         profile, out = tmp / "flat-R.toml", tmp / "flat-R.json"
         m[LOADGEN].add(rate, cpu_us, b.shell(b.loadgen_command(profile, targets, out, CLIENT_CORE)))
     m[LOADGEN_PEAK].rates.append(peak)  # its CPU is in the run lines above
+    if args.workers > 1:
+        measure_workers(run, tmp, targets, args, m[WORKERS.format(n=args.workers)])
     if locust is not None:
         measure_locust(locust, url, tmp, args, run, m[LOCUST])
+
+
+def measure_workers(
+    run: int, tmp: Path, targets: Path, args: argparse.Namespace, m: Measure
+) -> None:
+    """`run --workers N`'s search, in the same round as one worker's (same machine state)."""
+    best, _ = search_loadgen(tmp, targets, args, run, workers=args.workers)
+    if best is None:
+        print(f"  loadgen x{args.workers}: not even the floor rate was sustained")
+        return
+    rate, cpu_us = best["totals"]["achieved_rps"], best["_cpu_us"]
+    print(
+        f"  loadgen x{args.workers} best sustained {rate:,.0f} req/s, {cpu_us:.1f} µs CPU/request"
+    )
+    profile, out = tmp / "flat-R.toml", tmp / "flat-R.json"
+    cmd = b.loadgen_command(profile, targets, out, None, worker_options(args.workers))
+    m.add(rate, cpu_us, b.shell(cmd))
+
+
+def workers_line(m: dict[str, Measure], workers: int) -> str:
+    """N workers' rate against one worker's, measured in the same rounds."""
+    many, one = m[WORKERS.format(n=workers)].rates, m[LOADGEN].rates
+    if not many or not one:
+        return f"- loadgen --workers {workers} / one worker: not measured"
+    ratio = b.spread(many)[0] / b.spread(one)[0]
+    shared = (os.cpu_count() or 1) <= 2  # no core left that is not the server's
+    note = " (the workers shared the server's core: nothing else was left)" if shared else ""
+    return f"- loadgen --workers {workers} / one worker (req/s): {ratio:.2f}{note}"
 
 
 def report(m: dict[str, Measure], args: argparse.Namespace, tmp: Path, machine: str) -> None:
@@ -307,13 +379,15 @@ def report(m: dict[str, Measure], args: argparse.Namespace, tmp: Path, machine: 
         if m[peer].cpu_us and m[LOADGEN].cpu_us:
             cpu_ratio = b.spread(m[peer].cpu_us)[0] / b.spread(m[LOADGEN].cpu_us)[0]
             print(f"  CPU per request, {peer}/loadgen: {cpu_ratio:.2f}")
+    if args.workers > 1:
+        print(workers_line(m, args.workers))
     print("\n## Commands\n")
     print(f"- this benchmark: `{b.shell([sys.executable, *sys.argv])}`")
     print("- nginx: `taskset -c 1 nginx -c nginx.conf -g 'daemon off;'` with\n")
     conf = b.NGINX_CONF.format(tmp="TMP", log="access_log off;", host=b.HOST, port="PORT")
     print(f"```nginx\n{conf}```")
-    for tool in (WRK, LOADGEN, LOCUST):
-        if m[tool].command:
+    for tool in (WRK, LOADGEN, WORKERS.format(n=args.workers), LOCUST):
+        if tool in m and m[tool].command:
             print(f"- {tool}: `{m[tool].command}`")
     print(f"\n`post.lua`:\n```lua\n{(tmp / 'post.lua').read_text()}```")
     print(f"`targets.toml`:\n```toml\n{(tmp / 'targets.toml').read_text()}```")
@@ -338,7 +412,10 @@ def main() -> int:
     locust = None if args.no_locust else find_locust(args.install_locust)
     machine = b.machine_line()
     print(machine, flush=True)
-    m = {tool: Measure() for tool in (WRK, LOADGEN, LOADGEN_PEAK, LOCUST)}
+    tools = [WRK, LOADGEN, LOADGEN_PEAK, LOCUST]
+    if args.workers > 1:
+        tools.insert(2, WORKERS.format(n=args.workers))
+    m = {tool: Measure() for tool in tools}
     with (
         tempfile.TemporaryDirectory(prefix="loadgen-bench-") as tmpdir,
         b.nginx(binary, core=SERVER_CORE) as server,
