@@ -40,6 +40,7 @@ class Worker:
     log: Path  # its stderr
     ready: bool = False  # its signal handlers are in place
     snapshot: LiveSnapshot | None = None
+    first_progress_at: float | None = None  # perf_counter when its engine started
     artifact: str | None = None  # where it says it wrote its results
     returncode: int | None = None
     problem: str | None = None
@@ -143,12 +144,17 @@ async def _forward(signals: AsyncIterator[signal.Signals], workers: list[Worker]
 
 
 async def _show(workers: list[Worker], display: DisplayMode, title: str, total_s: float) -> None:
-    start = time.perf_counter()
+    """The panel of a single run, on the workers' sum; its clock starts with the first
+    worker's engine (not with the parent: each worker first spends ~0.5 s starting)."""
+
+    def elapsed() -> float:
+        started = [w.first_progress_at for w in workers if w.first_progress_at is not None]
+        return time.perf_counter() - min(started) if started else 0.0
 
     def summed(_: float) -> LiveSnapshot:
         return sum_snapshots(w.snapshot for w in workers if w.snapshot is not None)
 
-    await show_progress(display, title, total_s, lambda: time.perf_counter() - start, summed)
+    await show_progress(display, title, total_s, elapsed, summed)
 
 
 async def _run_worker(worker: Worker, argv: list[str]) -> None:
@@ -184,6 +190,8 @@ async def _read_messages(worker: Worker, stream: BufferedByteReceiveStream) -> N
             worker.became_ready()
         elif message.progress is not None:
             worker.snapshot = message.progress
+            if worker.first_progress_at is None:
+                worker.first_progress_at = time.perf_counter()
         elif message.artifact is not None:
             worker.artifact = message.artifact
 
