@@ -180,6 +180,8 @@ async def _run_with_resources(state: _RunState) -> None:
         state.outcome.status, state.outcome.reason = "interrupted", _interrupted_reason(state)
         return
     schedule = state.plan.schedule
+    if not options.segment.is_full:  # its lookup tables (~75 ms, once per process) now, not
+        options.segment.low_bits_table()  # as scheduler lag on the first requests
     with _target_url(target, options) as (url, mock):
         state.url = url
         credentials: dict[str, dict[str, str]] = {
