@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import signal
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from loadgen.arrivals.plan import Plan
+from loadgen.cli.arguments import load_plan
 from loadgen.cli.running import _rate_cap
 from loadgen.metrics import LiveSnapshot
+from loadgen.results.artifact import validate_artifact
+from loadgen.run.runner import RunOptions
 from loadgen.run.supervisor import Worker
 from loadgen.run.worker_progress import (
     EMPTY_SNAPSHOT,
@@ -21,7 +27,8 @@ from loadgen.run.worker_progress import (
     encode,
     sum_snapshots,
 )
-from loadgen.run.workers import WorkersError, parse_workers
+from loadgen.run.workers import WorkersError, WorkersJob, _merged, parse_workers
+from tests.run_support import profile, write_profile
 
 # (--workers, cores, count, warns)
 COUNTS = [
@@ -180,3 +187,41 @@ def test_why_a_worker_was_lost(tmp_path: Path, code: int | None, said: str, word
     worker = Worker(2, "2/2", tmp_path / "part.json", tmp_path / "log", returncode=code)
     worker.log.write_text(said)
     assert worker.lost_because().startswith(words)
+
+
+def _part(plan: Plan, profile_hash: str) -> dict[str, Any]:
+    """A worker's artifact of `plan` with nothing sent (and the profile hash given)."""
+    from loadgen.metrics import RunMetrics
+    from loadgen.results.artifact import build_artifact
+
+    profile = plan.profile
+    now = datetime.now(UTC)
+    return build_artifact(
+        metrics=RunMetrics([s.name for s in profile.scenarios]),
+        status="completed",
+        status_reason=None,
+        profile={"name": profile.name, "path": str(profile.path), "hash": profile_hash},
+        target={"name": plan.target.name, "url": "http://127.0.0.1:9"},
+        started_at=now,
+        ended_at=now,
+        duration_s=1.0,
+        generator={"cpu_percent": 1.0},
+    )
+
+
+def test_parts_that_cannot_be_merged_still_give_an_aborted_artifact(tmp_path: Path) -> None:
+    """Parts of two different profiles (a file edited while the workers started): no part
+    stands for the run, and the artifact says why instead of the run failing unwritten."""
+    path = write_profile(tmp_path, profile("merge"))
+    plan = load_plan(path, "local", None)
+    job = WorkersJob(plan, RunOptions(), 2, "local", None)
+    workers = [Worker(i, f"{i}/2", tmp_path / f"p{i}", tmp_path / f"l{i}") for i in (1, 2)]
+    docs = [(workers[0], _part(plan, "a" * 64)), (workers[1], _part(plan, "b" * 64))]
+    doc = _merged(job, docs, workers, "http://127.0.0.1:9", datetime.now(UTC), [])
+    assert doc["status"] == "aborted"
+    assert "the workers' parts could not be merged" in (doc["status_reason"] or "")
+    assert doc["run"]["segments"] == [] and doc["run"]["lost_segments"] == []
+    validate_artifact(doc)
+    merged = _merged(job, docs[:1], workers, "http://127.0.0.1:9", datetime.now(UTC), [])
+    assert merged["status"] == "aborted"  # one part alone: worker 2 is named as lost
+    assert "worker 2 (segment 2/2) lost: did not finish" in (merged["status_reason"] or "")

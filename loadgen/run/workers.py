@@ -115,23 +115,28 @@ def run_workers(job: WorkersJob) -> RunResult:
         for i in range(1, job.count + 1)
     ]
     observed: Doc | None = None
+    problems: list[str] = []  # what went wrong in the parent itself
     with _target_url(plan.target, options) as (url, mock):
         local_url = url if mock is not None else None
         title = f"loadgen {plan.profile.name} -> {plan.target.name} ({job.count} workers)"
-        supervise(
-            [(w, worker_command(job, w, local_url)) for w in workers],
-            display=options.display,
-            title=title,
-            duration_s=plan.schedule.duration_s,
-        )
+        try:
+            supervise(
+                [(w, worker_command(job, w, local_url)) for w in workers],
+                display=options.display,
+                title=title,
+                duration_s=plan.schedule.duration_s,
+            )
+        except Exception as exc:  # the workers were killed with it: merge what they left
+            problems.append(f"internal error while supervising the workers: {exc!r}")
         docs = _parts(workers)
         if mock is not None:
             answered = sum(sum(d["totals"]["status"].values()) for _, d in docs)
             observed = _observed_of(mock, answered)
-    doc = _finish_merged(_merged(job, docs, workers, url, started_at), plan)
+    doc = _finish_merged(_merged(job, docs, workers, url, started_at, problems), plan)
     if observed is not None:
         doc["target"]["observed"] = observed
-    return _written(options, doc, parts_dir, lost=len(docs) < len(workers))
+    kept = len(docs) < len(workers) or bool(problems)
+    return _written(options, doc, parts_dir, keep_parts=kept)
 
 
 def _parts_dir(out: Path | None) -> Path:
@@ -155,15 +160,26 @@ def _parts(workers: list[Worker]) -> list[tuple[Worker, Doc]]:
 
 
 def _merged(
-    job: WorkersJob, docs: list[tuple[Worker, Doc]], workers: list[Worker], url: str, at: datetime
+    job: WorkersJob,
+    docs: list[tuple[Worker, Doc]],
+    workers: list[Worker],
+    url: str,
+    at: datetime,
+    problems: list[str],
 ) -> Doc:
+    """The one artifact from the parts; its status and reason say what is missing."""
     from loadgen.results.artifact import merge_artifacts
 
     have = {w.index for w, _ in docs}
     lost = [w for w in workers if w.index not in have]
-    doc = merge_artifacts([d for _, d in docs]) if docs else _empty(job, url, at)
-    status: RunStatus = "aborted" if lost else doc["status"]
-    reasons = [f"worker {w.index} (segment {w.segment}) lost: {w.lost_because()}" for w in lost]
+    try:
+        doc = merge_artifacts([d for _, d in docs]) if docs else _empty(job, url, at)
+    except ResultsError as exc:  # parts that disagree: none can stand for the run
+        problems.append(f"the workers' parts could not be merged: {exc}")
+        doc, docs = _empty(job, url, at), []
+    status: RunStatus = "aborted" if lost or problems else doc["status"]
+    reasons = list(problems)
+    reasons += [f"worker {w.index} (segment {w.segment}) lost: {w.lost_because()}" for w in lost]
     reasons += [f"segment {w.segment}: {d['status_reason']}" for w, d in docs if d["status_reason"]]
     doc["status"], doc["status_reason"] = status, redact_urls("; ".join(reasons)) or None
     doc["run"] = {
@@ -201,10 +217,10 @@ def _finish_merged(doc: Doc, plan: Plan) -> Doc:
     return doc
 
 
-def _written(options: RunOptions, doc: Doc, parts_dir: Path, *, lost: bool) -> RunResult:
+def _written(options: RunOptions, doc: Doc, parts_dir: Path, *, keep_parts: bool) -> RunResult:
     requested = options.out or default_artifact_path(doc["profile"]["name"], datetime.now(UTC))
     path, problem = write_or_fallback(requested, doc)
-    if lost or problem is not None:
+    if keep_parts or problem is not None:
         typer.echo(f"loadgen: the workers' parts are kept in {parts_dir}", err=True)
     else:
         shutil.rmtree(parts_dir, ignore_errors=True)
