@@ -204,7 +204,11 @@ def test_usage_errors(tmp_path: Path, args: list[str], said: str) -> None:
 def test_a_worker_url_off_loopback_is_refused(tmp_path: Path) -> None:
     """The hidden option only ever names the parent's mock: never a way around targets."""
     path = write_profile(tmp_path, profile("offbox", stages=SHORT))
-    args = ["--worker-progress-fd", "1", "--worker-url", "http://192.0.2.1:80"]
-    result = cli("run", path, *args, "--out", tmp_path / "out.json", "--quiet")
-    assert result.returncode == 2, result.explain()
-    assert "--worker-url is the parent's embedded mock" in result.stderr, result.stderr
+    for args in (
+        ["--worker-url", "http://192.0.2.1:80"],  # off the machine
+        ["--worker-progress-fd", "1", "--worker-url", "http://192.0.2.1:80"],  # as a worker
+        ["-t", "staging", "--worker-url", "http://127.0.0.1:9"],  # a target that is not local
+    ):
+        result = cli("run", path, *args, "--out", tmp_path / "out.json", "--quiet")
+        assert result.returncode == 2, result.explain()
+        assert "--worker-url is the parent's embedded mock" in result.stderr, result.stderr

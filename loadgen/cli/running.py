@@ -111,8 +111,9 @@ def run(
     except ExecutionSegmentError as exc:
         fail(f"usage: --segment: {exc}", ExitCode.USAGE)
     count = _worker_count(workers, chosen)
+    _check_worker_url(worker_url, target)
     if worker_progress_fd is not None:  # a worker: its parent may forward signals from now
-        _worker_ready(worker_progress_fd, worker_url, target)
+        _worker_ready(worker_progress_fd)
     resolved = load_plan(profile, target, targets)
     verdict = preflight(resolved, now=datetime.now(UTC))
     if verdict.findings and (dry_run or not verdict.refused):  # a refusal prints itself below
@@ -173,14 +174,22 @@ def _rate_cap(approved: float | None, worker_share: float | None) -> float | Non
     return worker_share if approved is None else min(worker_share, approved)
 
 
-def _worker_ready(fd: int, url: str | None, target: str) -> None:
+def _check_worker_url(url: str | None, target: str) -> None:
+    """The hidden URL only ever names the parent's embedded mock, on loopback: never a way
+    to send a `local` run (no approval needed) anywhere else."""
+    if url is None:
+        return
     from urllib.parse import urlsplit
 
     from loadgen.mock.process import LOOPBACK
+
+    if target != LOCAL or urlsplit(url).hostname not in LOOPBACK:
+        fail("usage: --worker-url is the parent's embedded mock (loopback, local)", ExitCode.USAGE)
+
+
+def _worker_ready(fd: int) -> None:
     from loadgen.run.worker_progress import send
 
-    if url is not None and (target != LOCAL or urlsplit(url).hostname not in LOOPBACK):
-        fail("usage: --worker-url is the parent's embedded mock (loopback, local)", ExitCode.USAGE)
     send(fd, ready=True)
 
 

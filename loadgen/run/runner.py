@@ -207,7 +207,7 @@ async def _run_with_resources(state: _RunState) -> None:
                 "replay_skipped": scenarios.replay_skipped,
             }
         if mock is not None:
-            state.observed = _observed_of(mock, answered(state.metrics))
+            state.observed = _observed_of(mock, responses_of(state.metrics))
 
 
 @contextlib.asynccontextmanager
@@ -323,7 +323,7 @@ def _gc_frozen() -> Iterator[None]:
         gc.unfreeze()
 
 
-def answered(metrics: RunMetrics) -> int:
+def responses_of(metrics: RunMetrics) -> int:
     """The responses loadgen got (any status), to set against what the mock received."""
     return sum(metrics.snapshot().status.values())
 
