@@ -22,6 +22,7 @@ from loadgen.run.runner import RunOptions
 from loadgen.run.supervisor import Worker
 from loadgen.run.worker_progress import (
     EMPTY_SNAPSHOT,
+    MAX_LINE_BYTES,
     WorkerMessage,
     decode,
     encode,
@@ -225,3 +226,25 @@ def test_parts_that_cannot_be_merged_still_give_an_aborted_artifact(tmp_path: Pa
     merged = _merged(job, docs[:1], workers, "http://127.0.0.1:9", datetime.now(UTC), [])
     assert merged["status"] == "aborted"  # one part alone: worker 2 is named as lost
     assert "worker 2 (segment 2/2) lost: did not finish" in (merged["status_reason"] or "")
+
+
+def test_a_line_too_long_for_the_protocol_is_dropped_and_reading_goes_on(tmp_path: Path) -> None:
+    """A stray print without a newline (64 KiB or more) must not stall the pipe's reader:
+    what follows it still arrives."""
+    import anyio
+    from anyio.streams.buffered import BufferedByteReceiveStream
+
+    from loadgen.run.supervisor import _read_messages
+
+    worker = Worker(1, "1/1", tmp_path / "part.json", tmp_path / "log")
+
+    async def feed_and_read() -> None:
+        send, receive = anyio.create_memory_object_stream[bytes](10)
+        async with send:
+            await send.send(b"x" * (MAX_LINE_BYTES + 10))
+            await send.send(b'\n{"ready": true}\n{"artifact": "/r/p.json"}\n')
+        with anyio.fail_after(5):
+            await _read_messages(worker, BufferedByteReceiveStream(receive))
+
+    anyio.run(feed_and_read)
+    assert worker.ready and worker.artifact == "/r/p.json"

@@ -181,7 +181,8 @@ async def _read_messages(worker: Worker, stream: BufferedByteReceiveStream) -> N
             line = await stream.receive_until(b"\n", MAX_LINE_BYTES)
         except (anyio.EndOfStream, anyio.IncompleteRead):
             return
-        except anyio.DelimiterNotFound:  # not our protocol: skip what was read
+        except anyio.DelimiterNotFound:  # not our protocol: drop what was read, read on
+            await stream.receive(MAX_LINE_BYTES)
             continue
         message = decode(line)
         if message is None:
