@@ -17,6 +17,7 @@ from tests.run_support import (
     child_pid,
     cli,
     max_in_window,
+    process_ended,
     profile,
     read_checked,
     start,
@@ -212,3 +213,22 @@ def test_a_worker_url_off_loopback_is_refused(tmp_path: Path) -> None:
         result = cli("run", path, *args, "--out", tmp_path / "out.json", "--quiet")
         assert result.returncode == 2, result.explain()
         assert "--worker-url is the parent's embedded mock" in result.stderr, result.stderr
+
+
+def test_workers_do_not_outlive_a_parent_killed_outright(tmp_path: Path) -> None:
+    """SIGKILL of the parent: each worker finds its pipe broken at its next progress line
+    (about a second) and stops itself as a Ctrl-C would; none is left sending."""
+    path = write_profile(tmp_path, profile("orphan", stages=LONG))
+    run = start("run", path, "--workers", "2", "--out", tmp_path / "out.json", "--quiet")
+    workers: list[int] = []
+    try:
+        wait_for_requests(run.proc.pid, 20)
+        workers = [worker_pid(run, segment) for segment in ("1/2", "2/2")]
+        os.kill(run.proc.pid, signal.SIGKILL)
+        run.proc.wait(10)
+        wait_until(lambda: all(map(process_ended, workers)), 20, "the workers to end")
+    finally:
+        run.kill()
+        for pid in workers:  # in sessions of their own: not in the parent's group
+            if not process_ended(pid):
+                os.kill(pid, signal.SIGKILL)
