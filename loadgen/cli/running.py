@@ -28,7 +28,7 @@ from loadgen.report.plan_text import render_plan
 
 if TYPE_CHECKING:
     from loadgen.guard.rules import Verdict
-    from loadgen.run.runner import RunResult
+    from loadgen.run.runner import RunOptions, RunResult
 
 MAX_SEED = 2**64 - 1  # the artifact stores it as a JSON integer, at most 64 bits
 
@@ -104,12 +104,9 @@ def run(
     from loadgen.guard.lint import preflight
     from loadgen.report.live import choose_mode
     from loadgen.results.output import prepare_output
-    from loadgen.run.runner import RunOptions, run_profile
+    from loadgen.run.runner import RunOptions
 
-    try:
-        chosen = ExecutionSegment.parse(segment)
-    except ExecutionSegmentError as exc:
-        fail(f"usage: --segment: {exc}", ExitCode.USAGE)
+    chosen = _segment(segment)
     count = _worker_count(workers, chosen)
     _check_worker_url(worker_url, target)
     if worker_progress_fd is not None:  # a worker: its parent may forward signals from now
@@ -139,10 +136,24 @@ def run(
         from loadgen.run.workers import WorkersJob, run_workers
 
         _report(run_workers(WorkersJob(resolved, options, count, target, targets)), html)
-        return
+    else:
+        _run_one(resolved, options, html)
+
+
+def _segment(text: str) -> ExecutionSegment:
+    try:
+        return ExecutionSegment.parse(text)
+    except ExecutionSegmentError as exc:
+        fail(f"usage: --segment: {exc}", ExitCode.USAGE)
+
+
+def _run_one(resolved: Plan, options: RunOptions, html: Path | None) -> None:
+    """The single-process run; a worker's ends telling its parent where its part is."""
+    from loadgen.run.runner import run_profile
+
     result = run_profile(resolved, options)
-    if worker_progress_fd is not None:  # a worker: the parent reports, from the merged parts
-        _worker_done(worker_progress_fd, result)
+    if options.progress_fd is not None:  # a worker: the parent reports, from the merged parts
+        _worker_done(options.progress_fd, result)
     _report(result, html)
 
 
