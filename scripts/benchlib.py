@@ -277,8 +277,10 @@ def profile_toml(
     )
 
 
-def loadgen_command(profile: Path, targets: Path, out: Path, core: int | None) -> list[str]:
-    run = ["run", str(profile), "--target", "bench", "--targets", str(targets)]
+def loadgen_command(
+    profile: Path, targets: Path, out: Path, core: int | None, extra: Sequence[str] = ()
+) -> list[str]:
+    run = ["run", str(profile), "--target", "bench", "--targets", str(targets), *extra]
     return [*pin(core), sys.executable, "-m", "loadgen", *run, "--out", str(out), "--quiet"]
 
 
@@ -299,13 +301,19 @@ class LoadgenRun:
 
 
 def run_loadgen(
-    profile: Path, targets: Path, out: Path, *, core: int | None, timeout_s: float
+    profile: Path,
+    targets: Path,
+    out: Path,
+    *,
+    core: int | None,
+    timeout_s: float,
+    extra: Sequence[str] = (),  # more options of `loadgen run` (e.g. --workers 2)
 ) -> LoadgenRun:
     """Run loadgen to completion (bounded), sampling its RSS and CPU every 0.5 s."""
     env = {**os.environ, TOKEN_ENV: BENCH_TOKEN}
     cpu0, wall0, spawned_at = children_cpu_s(), time.perf_counter(), time.time()
     proc = subprocess.Popen(
-        loadgen_command(profile, targets, out, core),
+        loadgen_command(profile, targets, out, core, extra),
         cwd=ROOT,
         env=env,
         stdin=subprocess.DEVNULL,

@@ -34,9 +34,10 @@ from loadgen.inputs.targets import LOCAL
 from loadgen.report.plan_text import render_plan
 
 if TYPE_CHECKING:
+    from loadgen.arrivals.schedule import ExecutionSegment
     from loadgen.guard.rules import Verdict
     from loadgen.report.stats import Stat
-    from loadgen.run.runner import RunResult
+    from loadgen.run.runner import RunOptions, RunResult
 
 MAX_SEED = 2**64 - 1  # the artifact stores it as a JSON integer, at most 64 bits
 
@@ -57,6 +58,17 @@ SeedOpt = Annotated[
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Show the guard's verdict and the plan; send nothing.")
 ]
+WorkersOpt = Annotated[
+    str,
+    typer.Option(
+        help="Processes on this machine, each an exact segment i/N of the schedule, merged "
+        "into one artifact: N (1-64) or auto (one per core)."
+    ),
+]
+# What a `--workers` parent tells each worker (loadgen/run/workers.py): not for users.
+WorkerProgressFdOpt = Annotated[int | None, typer.Option(hidden=True, min=1)]
+WorkerRateCapOpt = Annotated[float | None, typer.Option(hidden=True, min=0.001)]
+WorkerUrlOpt = Annotated[str | None, typer.Option(hidden=True)]
 
 
 @errors_to_exit_codes
@@ -95,18 +107,60 @@ def run(
     dry_run: DryRunOpt = False,
     html: reporting.HtmlOpt = None,
     stats_text: reporting.SummaryStatsOpt = None,
+    workers: WorkersOpt = "1",
+    worker_progress_fd: WorkerProgressFdOpt = None,
+    worker_rate_cap: WorkerRateCapOpt = None,
+    worker_url: WorkerUrlOpt = None,
 ) -> None:
     """Run PROFILE against a target and write the JSON results artifact."""
-    from loadgen.guard.findings import render
-    from loadgen.guard.lint import preflight
     from loadgen.report.live import choose_mode
-    from loadgen.results.output import prepare_output
-    from loadgen.run.runner import RunOptions, run_profile
+    from loadgen.run.runner import RunOptions
 
     stats = reporting.summary_stats(stats_text)  # a usage error before anything else
     chosen = read_segment(segment)
     agreed = read_start_at(start_at)
+    count = _worker_count(workers, chosen)
+    _check_worker_url(worker_url, target)
+    if worker_progress_fd is not None:  # a worker: its parent may forward signals from now
+        _worker_ready(worker_progress_fd)
     resolved = load_plan(profile, target, targets)
+    verdict = _checked_before_sending(resolved, chosen, segment, dry_run, out, html)
+    if verdict is None:  # a dry run: done
+        return
+    options = RunOptions(
+        out=out,
+        grace_s=grace,
+        display=choose_mode(quiet),
+        segment=chosen,
+        seed=seed,
+        rate_cap=_rate_cap(verdict.rate_cap, worker_rate_cap),
+        start_at=agreed,
+        segment_text=segment.strip(),
+        local_url=worker_url,
+        progress_fd=worker_progress_fd,
+    )
+    if count > 1:
+        from loadgen.run.workers import WorkersJob, run_workers
+
+        _report(run_workers(WorkersJob(resolved, options, count, target, targets)), html, stats)
+    else:
+        _run_one(resolved, options, html, stats)
+
+
+def _checked_before_sending(
+    resolved: Plan,
+    chosen: ExecutionSegment,
+    segment: str,
+    dry_run: bool,
+    out: Path | None,
+    html: Path | None,
+) -> Verdict | None:
+    """The guard's verdict, once everything a run needs has been checked (a refusal raises);
+    None after a dry run, which prints the verdict and the plan instead."""
+    from loadgen.guard.findings import render
+    from loadgen.guard.lint import preflight
+    from loadgen.results.output import prepare_output
+
     verdict = preflight(resolved, now=datetime.now(UTC))
     if verdict.findings and (dry_run or not verdict.refused):  # a refusal prints itself below
         typer.echo(render(list(verdict.findings), "text", 1), err=True)
@@ -114,22 +168,80 @@ def run(
         _dry_run(resolved, verdict, out)
         if not chosen.is_full:
             typer.echo(slice_text(resolved, chosen, segment))
-        return
+        return None
     if verdict.refused:
         raise GuardRefusal(verdict.refusal_message())
     prepare_output(out)  # results are never lost to a bad --out: found before any request
     reporting.check_html_path(html)
-    options = RunOptions(
-        out=out,
-        grace_s=grace,
-        display=choose_mode(quiet),
-        segment=chosen,
-        seed=seed,
-        rate_cap=verdict.rate_cap,
-        start_at=agreed,
-        segment_text=segment.strip(),
-    )
-    _report(run_profile(resolved, options), html, stats)
+    return verdict
+
+
+def _run_one(
+    resolved: Plan, options: RunOptions, html: Path | None, stats: tuple[Stat, ...] | None
+) -> None:
+    """The single-process run; a worker's ends telling its parent where its part is."""
+    from loadgen.run.runner import run_profile
+
+    result = run_profile(resolved, options)
+    if options.progress_fd is not None:  # a worker: the parent reports, from the merged parts
+        _worker_done(options.progress_fd, result)
+    _report(result, html, stats)
+
+
+def _worker_count(text: str, segment: ExecutionSegment) -> int:
+    """`--workers` as a count (1 = the single-process run); usage errors exit 2."""
+    if text.strip() == "1":  # the default: nothing of the workers' machinery is imported
+        return 1
+    from loadgen.run.workers import WorkersError, parse_workers
+
+    try:
+        count, warning = parse_workers(text)
+    except WorkersError as exc:
+        fail(f"usage: {exc}", ExitCode.USAGE)
+    if count > 1 and not segment.is_full:
+        fail(
+            f"usage: --segment {segment} and --workers {text}: each worker takes its own "
+            "segment i/N of the schedule; give one of the two",
+            ExitCode.USAGE,
+        )
+    if warning:
+        typer.echo(warning, err=True)
+    return count
+
+
+def _rate_cap(approved: float | None, worker_share: float | None) -> float | None:
+    """A worker's share of the cap, never above what the guard allows this process."""
+    if worker_share is None:
+        return approved
+    return worker_share if approved is None else min(worker_share, approved)
+
+
+def _check_worker_url(url: str | None, target: str) -> None:
+    """The hidden URL only ever names the parent's embedded mock, on loopback: never a way
+    to send a `local` run (no approval needed) anywhere else."""
+    if url is None:
+        return
+    from urllib.parse import urlsplit
+
+    from loadgen.mock.process import LOOPBACK
+
+    if target != LOCAL or urlsplit(url).hostname not in LOOPBACK:
+        fail("usage: --worker-url is the parent's embedded mock (loopback, local)", ExitCode.USAGE)
+
+
+def _worker_ready(fd: int) -> None:
+    from loadgen.run.worker_progress import send
+
+    send(fd, ready=True)
+
+
+def _worker_done(fd: int, result: RunResult) -> None:
+    """Tell the parent where the part is, and exit by its status (no summary: the parent
+    prints the merged one)."""
+    from loadgen.run.worker_progress import send
+
+    send(fd, artifact=str(result.path))
+    raise typer.Exit(result.exit_code)
 
 
 def _dry_run(resolved: Plan, verdict: Verdict, out: Path | None) -> None:

@@ -40,6 +40,7 @@ from loadgen.run.engine import Engine, EngineConfig, EngineOutcome
 from loadgen.run.ratecap import RateCap
 from loadgen.run.signals import signals_stopping
 from loadgen.run.startat import monotonic_of, start_facts, wait_for_start
+from loadgen.run.worker_progress import emit_progress
 from loadgen.scenarios import ScenarioSet
 from loadgen.transport import Transport
 from loadgen.transport.factory import make_transport
@@ -60,6 +61,10 @@ class RunOptions:
     rate_cap: float | None = None  # requests/s incl. retries (the approved or allowed peak)
     start_at: datetime | None = None  # offset 0 agreed with a fleet (`--start-at`), UTC
     segment_text: str | None = None  # `--segment` as given, for the artifact
+    # a worker of `--workers N` (loadgen/run/workers.py): the parent's embedded mock, and
+    # the pipe its progress goes to instead of a display
+    local_url: str | None = None
+    progress_fd: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +97,9 @@ def run_profile(plan: Plan, options: RunOptions) -> RunResult:
 def _target_url(target: Target, options: RunOptions) -> Iterator[tuple[str, LocalMock | None]]:
     if not target.is_local:
         yield target.url, None
+        return
+    if options.local_url is not None:  # a worker: the parent runs the one mock for all
+        yield options.local_url, None
         return
     # The mock's process control (~15 ms to import) only for the `local` target.
     from loadgen.mock.process import LocalMock
@@ -175,6 +183,8 @@ async def _run_with_resources(state: _RunState) -> None:
         state.outcome.status, state.outcome.reason = "interrupted", _interrupted_reason(state)
         return
     schedule = state.plan.schedule
+    if not options.segment.is_full:  # its lookup tables (~75 ms, once per process) now, not
+        options.segment.low_bits_table()  # as scheduler lag on the first requests
     with _target_url(target, options) as (url, mock):
         state.url = url
         credentials: dict[str, dict[str, str]] = {
@@ -200,7 +210,7 @@ async def _run_with_resources(state: _RunState) -> None:
                 "replay_skipped": scenarios.replay_skipped,
             }
         if mock is not None:
-            state.observed = _observed_of(mock, state.metrics)
+            state.observed = _observed_of(mock, responses_of(state.metrics))
 
 
 @contextlib.asynccontextmanager
@@ -229,7 +239,7 @@ async def _run_engine(
         if options.start_at is not None:
             await _wait_for_agreed_start(state, engine, options.start_at)
         origin = monotonic_of(options.start_at) if options.start_at is not None else None
-        async with _live_display(options.display, title, schedule.duration_s, metrics, origin):
+        async with _live_display(options, title, schedule.duration_s, metrics, origin):
             outcome = await engine.run()
     if outcome.reason is not None and outcome.reason == safety.tripped():
         outcome.reason += _where_429s_came_from(target, options, metrics)
@@ -296,20 +306,25 @@ def _where_429s_came_from(target: Target, options: RunOptions, metrics: RunMetri
 
 @contextlib.asynccontextmanager
 async def _live_display(
-    mode: DisplayMode,
+    options: RunOptions,
     title: str,
     duration_s: float,
     metrics: RunMetrics,
     origin: float | None = None,
 ) -> AsyncIterator[None]:
     """The live progress for as long as the engine runs, its clock started with it (or at
-    the agreed start, `origin`, so a late start shows where in the schedule it is)."""
+    the agreed start, `origin`, so a late start shows where in the schedule it is); a
+    worker's goes to its parent, which shows the sum of all workers'."""
     start = time.perf_counter() if origin is None else origin
-    display = asyncio.get_running_loop().create_task(
-        show_progress(
-            mode, title, duration_s, lambda: max(0.0, time.perf_counter() - start), metrics.snapshot
-        )
-    )
+
+    def elapsed() -> float:
+        return max(0.0, time.perf_counter() - start)
+
+    if options.progress_fd is not None:
+        progress = emit_progress(options.progress_fd, duration_s, elapsed, metrics.snapshot)
+    else:
+        progress = show_progress(options.display, title, duration_s, elapsed, metrics.snapshot)
+    display = asyncio.get_running_loop().create_task(progress)
     try:
         yield
     finally:
@@ -334,21 +349,24 @@ def _gc_frozen() -> Iterator[None]:
         gc.unfreeze()
 
 
-def _observed_of(mock: LocalMock, metrics: RunMetrics) -> dict[str, Any]:
+def responses_of(metrics: RunMetrics) -> int:
+    """The responses loadgen got (any status), to set against what the mock received."""
+    return sum(metrics.snapshot().status.values())
+
+
+def _observed_of(mock: LocalMock, answered: int) -> dict[str, Any]:
     """The mock's own counts; a mock that died no longer answers, which the artifact says
     (the run's results stand: this was a crash of the mock, not of the run)."""
     try:
         stats = mock.stats()
     except (OSError, RuntimeError) as exc:
         return {"difference": f"the embedded mock did not report its counts: {exc}"}
-    return _observed(stats, metrics)
+    return _observed(stats, answered)
 
 
-def _observed(stats: dict[str, Any], metrics: RunMetrics) -> dict[str, Any]:
+def _observed(stats: dict[str, Any], answered: int) -> dict[str, Any]:
     """What the embedded mock says it received, next to what loadgen says it sent."""
-    snap = metrics.snapshot()
     received = int(stats.get("requests_total", 0))
-    answered = sum(snap.status.values())
     difference = received - answered
     verdict = "no difference" if difference == 0 else f"{difference:+,} requests"
     return {
