@@ -66,7 +66,7 @@ def test_two_workers_write_one_artifact_with_the_single_runs_counts(tmp_path: Pa
     assert observed["requests_received"] == planned  # ONE mock received both workers'
     assert doc["status"] == "completed" and doc["status_reason"] is None
     assert doc["run"]["workers"] == 2 and doc["run"]["segments"] == [["0", "1/2"], ["1/2", "1"]]
-    assert sorted(r["segment"] for r in doc["run"]["runs"]) == ["0:1/2", "1/2:1"]
+    assert sorted(r["segment"] for r in doc["run"]["runs"]) == ["1/2", "2/2"]
     assert doc["thresholds"] == []  # thresholds: wired at merge (not evaluated here yet)
     assert parts_dirs(tmp_path) == []  # merged: the parts are gone
     assert "results: " + str(tmp_path / "merged.json") in result.stdout, result.stdout
