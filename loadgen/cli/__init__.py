@@ -7,7 +7,16 @@ from __future__ import annotations
 
 import typer
 
-from loadgen.cli import comparing, guarding, kubernetes, local, merging, reporting, running
+from loadgen.cli import (
+    checking,
+    comparing,
+    guarding,
+    kubernetes,
+    local,
+    merging,
+    reporting,
+    running,
+)
 from loadgen.cli.arguments import CONTEXT_SETTINGS, HELP_MODE, load_plan
 
 __all__ = ["app", "load_plan", "main"]
@@ -24,6 +33,7 @@ app = typer.Typer(
 app.command()(running.plan)
 app.command()(running.run)
 app.command()(reporting.report)
+app.command()(checking.check)
 app.command()(merging.merge)
 app.command()(comparing.compare)
 app.command()(local.serve)

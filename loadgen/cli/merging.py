@@ -62,7 +62,6 @@ def _print_summary(doc: dict[str, Any], path: str) -> None:
 
 
 def _exit_code(doc: dict[str, Any]) -> ExitCode:
-    from loadgen.results.status import EXIT_CODE_OF_STATUS
+    from loadgen.results.status import exit_code_of
 
-    code: ExitCode = EXIT_CODE_OF_STATUS[doc["status"]]
-    return code
+    return exit_code_of(doc)

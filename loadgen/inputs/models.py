@@ -80,6 +80,29 @@ class RetrySpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ThresholdSpec:
+    """One k6-style threshold expression of the profile, parsed (loadgen/thresholds/)."""
+
+    name: str  # the profile key as written: `http_req_duration{scenario:track}`
+    metric: str  # canonical metric after alias resolution: `latency`
+    scenario: str | None  # the `scenario` tag; None = all traffic
+    expression: str  # as written: `p(95)<250 over 30s`
+    aggregation: str  # p(N) | avg | min | max | med | count | rate | ratio
+    operator: str  # < <= > >= == !=
+    bound: float
+    window_s: float | None = None  # `over 30s`: must hold in every full window
+    abort_on_fail: bool = False
+    delay_abort_eval_s: float = 0.0
+
+    @property
+    def percentile(self) -> float | None:
+        """N of `p(N)`, else None."""
+        if self.aggregation.startswith("p("):
+            return float(self.aggregation[2:-1])
+        return 50.0 if self.aggregation == "med" else None
+
+
+@dataclass(frozen=True, slots=True)
 class Profile:
     name: str
     description: str
@@ -88,10 +111,12 @@ class Profile:
     users: UsersSpec
     start: datetime | None
     apps_enabled: bool | None
-    thresholds: dict[str, tuple[str, ...]]
+    thresholds: tuple[ThresholdSpec, ...]
     retries: RetrySpec
     path: Path
     content_hash: str  # canonical: insensitive to comments and formatting
+    # `[thresholds_options] fail_on_generator_bottleneck`: a saturated loadgen fails the run
+    fail_on_generator_bottleneck: bool = False
     # where each key sits in that file, as the reader found them (to place findings)
     lines: KeyLines | None = field(default=None, compare=False, repr=False)
 
@@ -104,5 +129,6 @@ __all__ = [
     "RetrySpec",
     "ScenarioSpec",
     "StageSpec",
+    "ThresholdSpec",
     "UsersSpec",
 ]

@@ -29,6 +29,7 @@ from loadgen.inputs.models import (
     UsersSpec,
 )
 from loadgen.inputs.templates import check as check_properties
+from loadgen.inputs.threshold_syntax import read_thresholds
 from loadgen.inputs.tomlsource import load_toml
 from loadgen.inputs.validation import Reader, join
 
@@ -74,6 +75,7 @@ _TOP_KEYS = (
     "users",
     "schedule",
     "thresholds",
+    "verdict",
     "retries",
 )
 
@@ -101,7 +103,10 @@ def _read_profile(r: Reader, data: dict[str, Any], path: Path) -> Profile:
         users=_read_users(r, r.table(data, "users", "")),
         start=_read_schedule(r, r.table(data, "schedule", "")),
         apps_enabled=apps,
-        thresholds=_read_thresholds(r, r.table(data, "thresholds", "")),
+        thresholds=read_thresholds(
+            r, r.table(data, "thresholds", ""), tuple(s.name for s in scenarios)
+        ),
+        fail_on_generator_bottleneck=_read_verdict(r, r.table(data, "verdict", "")),
         retries=_read_retries(r, r.table(data, "retries", "")),
         path=path,
         content_hash=canonical_hash(data),
@@ -350,20 +355,11 @@ def _read_schedule(r: Reader, t: dict[str, Any]) -> datetime | None:
     return value
 
 
-def _read_thresholds(r: Reader, t: dict[str, Any]) -> dict[str, tuple[str, ...]]:
-    result: dict[str, tuple[str, ...]] = {}
-    for metric, value in t.items():
-        exprs = [value] if isinstance(value, str) else value
-        if not isinstance(exprs, list) or not all(isinstance(e, str) and e for e in exprs):
-            r.problem(
-                join("thresholds", metric),
-                "must be a k6 expression or a list of them",
-                value=value,
-                fix=f'write e.g. {metric} = ["p(95)<200"]',
-            )
-            continue
-        result[metric] = tuple(exprs)
-    return result
+def _read_verdict(r: Reader, table: dict[str, Any]) -> bool:
+    """`[verdict] fail_on_generator_bottleneck`: a run in which loadgen itself was the
+    bottleneck fails (exit 99) instead of passing with a warning."""
+    r.check_keys(table, "verdict", ("fail_on_generator_bottleneck",))
+    return r.boolean(table, "fail_on_generator_bottleneck", "verdict", False)
 
 
 def _read_retries(r: Reader, t: dict[str, Any]) -> RetrySpec:

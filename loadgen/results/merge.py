@@ -46,12 +46,31 @@ def merge_fleet(parts: Sequence[Part], *, allow_partial: bool = False) -> Doc:
             "or pass --allow-partial to merge what is there"
         )
     merged = merge_artifacts([p.doc for p in parts])
+    merged["thresholds"] = _thresholds_on_merged(parts, merged)
     merged["run"].update(
         parts=[p.label for p in parts],
         segments=[[str(a), str(b)] for a, b in covered],
         missing_segments=[[str(a), str(b)] for a, b in missing],
     )
     return merged
+
+
+def _thresholds_on_merged(parts: Sequence[Part], merged: Doc) -> list[Doc]:
+    """The fleet's one verdict: the profile's thresholds (as the parts recorded them: one
+    profile, so the same ones) evaluated on the merged data, never on one part's."""
+    from loadgen.thresholds.evaluate import aborted_by_of, bottleneck_checked, evaluate, specs_of
+
+    first = parts[0].doc
+    try:
+        specs = specs_of(first)
+    except ValueError as exc:
+        raise ResultsError(f"{parts[0].label}: {exc}") from None
+    return evaluate(
+        specs,
+        merged,
+        aborted_by=aborted_by_of([e for p in parts for e in p.doc.get("thresholds", [])]),
+        fail_on_generator_bottleneck=bottleneck_checked(first),
+    )
 
 
 def _check_same_run(parts: Sequence[Part]) -> None:

@@ -7,7 +7,7 @@ the artifact's JSON Schema machinery.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from loadgen.errors import ExitCode
 
@@ -20,3 +20,15 @@ EXIT_CODE_OF_STATUS: dict[RunStatus, ExitCode] = {
     "interrupted": ExitCode.INTERRUPTED,
     "aborted": ExitCode.SAFETY_STOP,
 }
+
+
+def exit_code_of(doc: dict[str, Any]) -> ExitCode:
+    """The exit code of a run (or a merged fleet) by its artifact: a failed threshold makes
+    a completed run, or one a threshold aborted, exit 99; an interruption or a safety stop
+    keeps its own code, as k6 does."""
+    status: RunStatus = doc["status"]
+    failed = [t for t in doc.get("thresholds", []) if not t.get("passed", t.get("ok", True))]
+    aborted_by_threshold = any(t.get("aborted_run") for t in failed)
+    if failed and (status == "completed" or aborted_by_threshold):
+        return ExitCode.THRESHOLDS_FAILED
+    return EXIT_CODE_OF_STATUS[status]

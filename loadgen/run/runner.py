@@ -33,15 +33,17 @@ from loadgen.metrics import RunMetrics
 from loadgen.report.live import DisplayMode, show_progress
 from loadgen.results.artifact import build_artifact, default_artifact_path, generator_verdict
 from loadgen.results.output import write_or_fallback
-from loadgen.results.status import EXIT_CODE_OF_STATUS
+from loadgen.results.status import exit_code_of
 from loadgen.run.clock import MonotonicClock
 from loadgen.run.cpuwatch import CpuWatch
 from loadgen.run.engine import Engine, EngineConfig, EngineOutcome
 from loadgen.run.ratecap import RateCap
 from loadgen.run.signals import signals_stopping
 from loadgen.run.startat import monotonic_of, start_facts, wait_for_start
+from loadgen.run.thresholdwatch import watching_thresholds
 from loadgen.run.worker_progress import emit_progress
 from loadgen.scenarios import ScenarioSet
+from loadgen.thresholds.evaluate import evaluate as evaluate_thresholds
 from loadgen.transport import Transport
 from loadgen.transport.factory import make_transport
 
@@ -125,6 +127,7 @@ class _RunState:
     written: list[RunResult]  # the artifact once written, for whoever outlives the loop
     outcome: EngineOutcome = field(default_factory=EngineOutcome)
     observed: dict[str, Any] | None = None
+    aborted_by: str | None = None  # the abort_on_fail threshold that stopped the run
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     cpu_before: resource.struct_rusage = field(
         default_factory=lambda: resource.getrusage(resource.RUSAGE_SELF)
@@ -239,8 +242,15 @@ async def _run_engine(
         if options.start_at is not None:
             await _wait_for_agreed_start(state, engine, options.start_at)
         origin = monotonic_of(options.start_at) if options.start_at is not None else None
-        async with _live_display(options, title, schedule.duration_s, metrics, origin):
+        began = time.perf_counter() if origin is None else origin
+        async with (
+            _live_display(options, title, schedule.duration_s, metrics, origin),
+            watching_thresholds(
+                profile.thresholds, metrics, engine, lambda: time.perf_counter() - began
+            ) as watch,
+        ):
             outcome = await engine.run()
+    state.aborted_by = watch.aborted_by
     if outcome.reason is not None and outcome.reason == safety.tripped():
         outcome.reason += _where_429s_came_from(target, options, metrics)
     return outcome
@@ -423,8 +433,14 @@ def _write(state: _RunState) -> RunResult:
             **state.notes,
         },
     )
+    doc["thresholds"] = evaluate_thresholds(
+        profile.thresholds,
+        doc,
+        aborted_by=state.aborted_by,
+        fail_on_generator_bottleneck=profile.fail_on_generator_bottleneck,
+    )
     requested = options.out or default_artifact_path(profile.name, ended_at)
     path, problem = write_or_fallback(requested, doc)
-    exit_code = EXIT_CODE_OF_STATUS[outcome.status]
+    exit_code = exit_code_of(doc)
     state.written.append(RunResult(doc, path, exit_code, requested, problem))
     return state.written[-1]

@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from loadgen.arrivals.plan import Plan
-from loadgen.errors import ExitCode, UsageError
+from loadgen.errors import UsageError
 from loadgen.inputs.redact import redact_urls
 from loadgen.results.artifact import ResultsError, default_artifact_path, read_artifact
 from loadgen.results.output import DEFAULT_DIR, write_or_fallback
-from loadgen.results.status import EXIT_CODE_OF_STATUS
+from loadgen.results.status import exit_code_of
 from loadgen.run.runner import RunOptions, RunResult, _observed_of, _target_url
 from loadgen.run.supervisor import Worker, supervise
 
@@ -135,7 +135,7 @@ def run_workers(job: WorkersJob) -> RunResult:
         if mock is not None:
             answered = sum(sum(d["totals"]["status"].values()) for _, d in docs)
             observed = _observed_of(mock, answered)
-    doc = _finish_merged(_merged(job, docs, workers, url, started_at, problems), plan)
+    doc = _merged(job, docs, workers, url, started_at, problems)
     if observed is not None:
         doc["target"]["observed"] = observed
     kept = len(docs) < len(workers) or bool(problems)
@@ -210,13 +210,6 @@ def _empty(job: WorkersJob, url: str, at: datetime) -> Doc:
     )
 
 
-def _finish_merged(doc: Doc, plan: Plan) -> Doc:
-    """The merged artifact's last step, on the merged data (never on one part's)."""
-    # thresholds: wired at merge
-    doc["thresholds"] = []
-    return doc
-
-
 def _written(options: RunOptions, doc: Doc, parts_dir: Path, *, keep_parts: bool) -> RunResult:
     requested = options.out or default_artifact_path(doc["profile"]["name"], datetime.now(UTC))
     path, problem = write_or_fallback(requested, doc)
@@ -224,5 +217,5 @@ def _written(options: RunOptions, doc: Doc, parts_dir: Path, *, keep_parts: bool
         typer.echo(f"loadgen: the workers' parts are kept in {parts_dir}", err=True)
     else:
         shutil.rmtree(parts_dir, ignore_errors=True)
-    exit_code: ExitCode = EXIT_CODE_OF_STATUS[doc["status"]]
+    exit_code = exit_code_of(doc)
     return RunResult(doc, path, exit_code, requested, problem)
