@@ -70,7 +70,7 @@ TAGS = ("scenario",)
 
 _KEY = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\{(.*)\})?\s*$")
 _EXPRESSION = re.compile(
-    r"^\s*(?P<agg>[A-Za-z_]+(?:\([^)]*\))?)\s*(?P<op><=|>=|===|==|!=|<|>)\s*"
+    r"^\s*(?P<agg>[A-Za-z_][A-Za-z0-9_.]*(?:\([^)]*\))?)\s*(?P<op><=|>=|===|==|!=|<|>)\s*"
     r"(?P<bound>[^\s]+)\s*(?:over\s+(?P<window>\S+))?\s*$"
 )
 _PERCENTILE = re.compile(r"^p\((\d+(?:\.\d+)?)\)$")
