@@ -4,6 +4,7 @@ guard's refusals stop a run before anything is sent."""
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -64,13 +65,16 @@ def sign(approver: Approver, profile_path: Path, target: str, max_rps: float) ->
 
 @dataclass
 class HalfRateLimited:
-    """Answers every other request 429 (Retry-After: 0); records when each one arrived."""
+    """Answers half the requests 429 (Retry-After: 0), chosen by a seeded coin rather than
+    every other one: two workers whose requests alternate at the server must each get about
+    half, not one all of them. Records when each request arrived."""
 
     arrivals: list[float] = field(default_factory=list)
+    coin: random.Random = field(default_factory=lambda: random.Random(20261202))
 
     async def __call__(self, request: SeenRequest, channel: Channel) -> bool:
         self.arrivals.append(time.monotonic())
-        if len(self.arrivals) % 2:
+        if self.coin.random() < 0.5:
             reply = Reply(429, (("Retry-After", "0"),), b'{"error":"rate limited"}')
         else:
             reply = Reply()
