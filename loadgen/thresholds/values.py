@@ -75,13 +75,16 @@ def _count_value(spec: ThresholdSpec, c: dict[str, float], duration_s: float) ->
 
 
 def windows(spec: ThresholdSpec, obs: Observations) -> list[float | None]:
-    """The value in every window of `spec.window_s` whole seconds (one window over the whole
-    run if it was shorter): the threshold must hold in each."""
+    """The value in every window of `spec.window_s` whole seconds of the run's complete
+    seconds (one window over them all if the run was shorter): the threshold must hold in
+    each."""
     width = int(spec.window_s or 1)
     rows = {int(row["t"]): row for row in obs.series}
     if not rows:
         return []
     last = max(rows)
+    if obs.duration_s >= 1:  # only complete seconds: the last, partial one would skew a rate
+        last = min(last, int(obs.duration_s) - 1)
     starts = range(max(1, last + 2 - width))  # full windows; a shorter run is one window
     return [_window_value(spec, obs, rows, range(s, min(s + width, last + 1))) for s in starts]
 
