@@ -22,6 +22,7 @@ from array import array
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from hdrh.histogram import HdrHistogram
 
@@ -32,9 +33,8 @@ from loadgen.metrics.outcomes import (
     OTHER_ERROR_CODE,
     RETRY_FLAG,
     Outcomes,
-    series_counts,
 )
-from loadgen.metrics.series import COMPLETED, DROPPED, ERRORS, PLANNED, STARTED, STATUS_429, Series
+from loadgen.metrics.series import DROPPED, ERRORS, PLANNED, STARTED, Row, SeriesSet, split_counts
 
 FLUSH_AT = 1024  # finished attempts per bulk flush: ~0.5 ms pause; see scripts/bench_metrics.py
 
@@ -80,8 +80,12 @@ class Measurements:
     retry_after_count: int
     retry_after_max_s: float | None
     clamped: int
-    series: list[dict[str, int | float | None]]
+    series: list[Row]
     series_histograms: dict[str, str]
+    series_service_histograms: dict[str, str]
+    scenario_series: dict[str, list[Row]]
+    # per scenario, {"latency": {t: encoded}, "service": {t: encoded}}
+    scenario_series_histograms: dict[str, dict[str, dict[str, str]]]
 
 
 class RunMetrics:
@@ -91,7 +95,9 @@ class RunMetrics:
         "_clamped_count",
         "_dropped_by_scenario",
         "_dropped_in_second",
+        "_dropped_now",
         "_dropped_second",
+        "_epoch",
         "_error_latency_hists",
         "_finished_buffers",
         "_finished_second",
@@ -103,6 +109,7 @@ class RunMetrics:
         "_merged_latency",
         "_outcomes",
         "_planned_in_second",
+        "_planned_now",
         "_planned_second",
         "_planned_total",
         "_retry_after_count",
@@ -110,8 +117,10 @@ class RunMetrics:
         "_scenario_names",
         "_sent_by_scenario",
         "_series",
+        "_series_set",
         "_service_hists",
         "_started_in_second",
+        "_started_now",
         "_started_second",
     )
 
@@ -124,7 +133,9 @@ class RunMetrics:
         n = len(names)
         self._scenario_names = names
         self._flush_at = flush_at
-        self._series = Series()
+        self._series_set = SeriesSet(names)
+        self._series = self._series_set.run
+        self._epoch = datetime.now(UTC)  # wall time of offset 0, for the rows' `time`
         # hot-path state: per event kind, the current second and the count in it so far,
         # added to the series when a later second starts (the finished attempts instead
         # count what waits in the buffers, flushed at `flush_at` or a new second)
@@ -134,6 +145,11 @@ class RunMetrics:
         self._finished_second = self._finished_unflushed = 0
         self._sent_by_scenario = [0] * n
         self._dropped_by_scenario = [0] * n
+        # per scenario, the counts in the current second of each kind (added to the
+        # scenario's series with the run's count, when a later second starts)
+        self._planned_now = [0] * n
+        self._started_now = [0] * n
+        self._dropped_now = [0] * n
         # per scenario, finished attempts as (latency_us, service_us, outcome code) triples
         self._finished_buffers = [array("q") for _ in range(n)]
         self._lag_buffer = array("q")
@@ -151,14 +167,25 @@ class RunMetrics:
     def scenario_names(self) -> list[str]:
         return list(self._scenario_names)
 
+    @property
+    def epoch(self) -> datetime:
+        return self._epoch
+
+    def mark_start(self, at: datetime | None = None) -> None:
+        """Offset 0 is now (or `at`): the wall time the series rows' `time` counts from."""
+        self._epoch = at or datetime.now(UTC)
+
     # -- hot path -------------------------------------------------------------------------
 
-    def record_planned(self, t_s: float) -> None:
-        """An arrival came due at offset `t_s` (counted even if it is then dropped)."""
+    def record_planned(self, t_s: float, scenario: int = -1) -> None:
+        """An arrival came due at offset `t_s` (counted even if it is then dropped); with
+        its scenario, also in that scenario's series."""
         sec = int(t_s)
         if sec != self._planned_second:
             self._commit_planned(sec)
         self._planned_in_second += 1
+        if scenario >= 0:
+            self._planned_now[scenario] += 1
 
     def record_dropped(self, scenario: int, t_s: float) -> None:
         """An arrival found no room under max_in_flight."""
@@ -167,6 +194,7 @@ class RunMetrics:
         if sec != self._dropped_second:
             self._commit_dropped(sec)
         self._dropped_in_second += 1
+        self._dropped_now[scenario] += 1
 
     def record_started(self, scenario: int, t_s: float) -> None:
         """An attempt (first or retry) was sent at `t_s`."""
@@ -175,6 +203,7 @@ class RunMetrics:
         if sec != self._started_second:
             self._commit_started(sec)
         self._started_in_second += 1
+        self._started_now[scenario] += 1
 
     def record_response(
         self,
@@ -235,35 +264,47 @@ class RunMetrics:
             self._retry_after_max_s = seconds
 
     def _commit_planned(self, sec: int) -> None:
-        self._series.add(self._planned_second, PLANNED, self._planned_in_second)
+        self._series_set.commit(
+            self._planned_second, PLANNED, self._planned_in_second, self._planned_now
+        )
         self._planned_total += self._planned_in_second
         self._planned_second, self._planned_in_second = sec, 0
 
     def _commit_dropped(self, sec: int) -> None:
-        self._series.add(self._dropped_second, DROPPED, self._dropped_in_second)
+        self._series_set.commit(
+            self._dropped_second, DROPPED, self._dropped_in_second, self._dropped_now
+        )
         self._dropped_second, self._dropped_in_second = sec, 0
 
     def _commit_started(self, sec: int) -> None:
-        self._series.add(self._started_second, STARTED, self._started_in_second)
+        self._series_set.commit(
+            self._started_second, STARTED, self._started_in_second, self._started_now
+        )
         self._started_second, self._started_in_second = sec, 0
 
     def _flush_finished(self, next_sec: int) -> None:
         """Move the buffered attempts (all finished in `_finished_second`) into histograms."""
-        sec, series = self._finished_second, self._series
+        sec, run, series_set = self._finished_second, self._series, self._series_set
         for i, buf in enumerate(self._finished_buffers):
             if not buf:
                 continue
-            latencies = Counter(buf[0::3])
+            own = series_set.scenarios[i]
             self._clamped_count += hdr.record_counts(
-                latencies, self._latency_hists[i], series.histogram_for(sec)
+                Counter(buf[0::3]),
+                self._latency_hists[i],
+                run.latency.histogram_for(sec),
+                own.latency.histogram_for(sec),
             )
-            self._clamped_count += hdr.record_counts(Counter(buf[1::3]), self._service_hists[i])
-            completed, status_429, errors = series_counts(self._outcomes[i].add(buf[2::3]))
-            if errors:
+            self._clamped_count += hdr.record_counts(
+                Counter(buf[1::3]),
+                self._service_hists[i],
+                run.service.histogram_for(sec),
+                own.service.histogram_for(sec),
+            )
+            counts = split_counts(self._outcomes[i].add(buf[2::3]))
+            if counts[ERRORS]:
                 self._record_error_latency(i, buf)
-            series.add(sec, COMPLETED, completed)
-            series.add(sec, STATUS_429, status_429)
-            series.add(sec, ERRORS, errors)
+            series_set.add_finished(i, sec, counts)
             del buf[:]
         self._finished_second, self._finished_unflushed = next_sec, 0
 
@@ -372,6 +413,9 @@ class RunMetrics:
             retry_after_count=self._retry_after_count,
             retry_after_max_s=self._retry_after_max_s,
             clamped=self._clamped_count,
-            series=self._series.rows(),
-            series_histograms=self._series.histograms(),
+            **self._series_set.export(self._epoch),
         )
+
+    def live_rows(self, sec: int, in_flight_before: list[int]) -> list[Row]:
+        """Second `sec`'s rows so far (see SeriesSet.live_rows; flush first)."""
+        return self._series_set.live_rows(sec, in_flight_before, self._epoch)

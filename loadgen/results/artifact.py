@@ -153,9 +153,12 @@ def build_artifact(
         "totals": totals,
         "scenarios": scenarios,
         "series": m.series,
+        "scenario_series": m.scenario_series,
         "generator": _generator_block(generator, lag_block(m.lag)),
         "histograms": encode_all(histograms),
         "series_histograms": m.series_histograms,
+        "series_service_histograms": m.series_service_histograms,
+        "scenario_series_histograms": m.scenario_series_histograms,
         "thresholds": [dict(t) for t in thresholds],
     }
 
@@ -316,9 +319,12 @@ def merge_artifacts(docs: Sequence[Doc]) -> Doc:
         "totals": blocks["totals"],
         "scenarios": blocks["scenarios"],
         "series": blocks["series"],
+        "scenario_series": blocks["scenario_series"],
         "generator": _merged_generator(docs, blocks["lag_ms"]),
         "histograms": blocks["histograms"],
         "series_histograms": blocks["series_histograms"],
+        "series_service_histograms": blocks["series_service_histograms"],
+        "scenario_series_histograms": blocks["scenario_series_histograms"],
         "thresholds": [],
     }
 

@@ -224,6 +224,7 @@ async def _run_engine(
     # the run before its first request) and come out after the display's last frame.
     with _gc_frozen(), signals_stopping(engine):
         async with _live_display(options.display, title, schedule.duration_s, metrics):
+            metrics.mark_start()  # the series rows' `time`: offset 0 is the engine's start
             outcome = await engine.run()
     if outcome.reason is not None and outcome.reason == safety.tripped():
         outcome.reason += _where_429s_came_from(target, options, metrics)
