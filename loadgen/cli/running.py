@@ -49,6 +49,30 @@ SeedOpt = Annotated[
         min=0, max=MAX_SEED, help="Seed of the user population and payloads, 0 to 2^64-1."
     ),
 ]
+OutSeriesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--out-series",
+        help="Also write the per-second series here while the run goes on: NDJSON, or CSV "
+        "when it ends in .csv (docs/dashboards.md).",
+    ),
+]
+MetricsPortOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=0,
+        max=65535,
+        help="Serve live Prometheus metrics on this port (0: any free port); they stay up "
+        "2 s after the run.",
+    ),
+]
+MetricsHostOpt = Annotated[
+    str, typer.Option(help="Address for --metrics-port (loopback unless --metrics-allow-remote).")
+]
+MetricsRemoteOpt = Annotated[
+    bool,
+    typer.Option(help="Let --metrics-host be a non-loopback address (open to the network)."),
+]
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Show the guard's verdict and the plan; send nothing.")
 ]
@@ -83,6 +107,10 @@ def run(
     seed: SeedOpt = 0,
     dry_run: DryRunOpt = False,
     html: reporting.HtmlOpt = None,
+    out_series: OutSeriesOpt = None,
+    metrics_port: MetricsPortOpt = None,
+    metrics_host: MetricsHostOpt = "127.0.0.1",
+    metrics_allow_remote: MetricsRemoteOpt = False,
 ) -> None:
     """Run PROFILE against a target and write the JSON results artifact."""
     from loadgen.guard.findings import render
@@ -90,6 +118,7 @@ def run(
     from loadgen.report.live import choose_mode
     from loadgen.results.output import prepare_output
     from loadgen.run.runner import RunOptions, run_profile
+    from loadgen.run.streaming import StreamOptions, open_streams
 
     try:
         chosen = ExecutionSegment.parse(segment)
@@ -106,15 +135,18 @@ def run(
         raise GuardRefusal(verdict.refusal_message())
     prepare_output(out)  # results are never lost to a bad --out: found before any request
     reporting.check_html_path(html)
-    options = RunOptions(
-        out=out,
-        grace_s=grace,
-        display=choose_mode(quiet),
-        segment=chosen,
-        seed=seed,
-        rate_cap=verdict.rate_cap,
-    )
-    _report(run_profile(resolved, options), html)
+    wanted = StreamOptions(out_series, metrics_port, metrics_host, metrics_allow_remote)
+    with open_streams(wanted) as streams:  # a port in use or a bad path: exit 2, nothing sent
+        options = RunOptions(
+            out=out,
+            grace_s=grace,
+            display=choose_mode(quiet),
+            segment=chosen,
+            seed=seed,
+            rate_cap=verdict.rate_cap,
+            streams=streams,
+        )
+        _report(run_profile(resolved, options), html)
 
 
 def _dry_run(resolved: Plan, verdict: Verdict, out: Path | None) -> None:

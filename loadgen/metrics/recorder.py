@@ -394,7 +394,20 @@ class RunMetrics:
         """Flush, close the open second, and hand over what the run measured (the live
         histograms, not copies: read them before recording more)."""
         self.flush()
-        scenarios = tuple(
+        scenarios = self.scenario_measurements()
+        return Measurements(
+            planned=self._planned_total,
+            scenarios=scenarios,
+            lag=self._lag_hist,
+            retry_after_count=self._retry_after_count,
+            retry_after_max_s=self._retry_after_max_s,
+            clamped=self._clamped_count,
+            **self._series_set.export(self._epoch),
+        )
+
+    def scenario_measurements(self) -> tuple[ScenarioMeasurements, ...]:
+        """Each scenario's counts and live histograms as they stand (flush first)."""
+        return tuple(
             ScenarioMeasurements(
                 name,
                 self._sent_by_scenario[i],
@@ -405,15 +418,6 @@ class RunMetrics:
                 self._error_latency_hists[i],
             )
             for i, name in enumerate(self._scenario_names)
-        )
-        return Measurements(
-            planned=self._planned_total,
-            scenarios=scenarios,
-            lag=self._lag_hist,
-            retry_after_count=self._retry_after_count,
-            retry_after_max_s=self._retry_after_max_s,
-            clamped=self._clamped_count,
-            **self._series_set.export(self._epoch),
         )
 
     def live_rows(self, sec: int, in_flight_before: list[int]) -> list[Row]:

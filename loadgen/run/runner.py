@@ -39,12 +39,14 @@ from loadgen.run.cpuwatch import CpuWatch
 from loadgen.run.engine import Engine, EngineConfig, EngineOutcome
 from loadgen.run.ratecap import RateCap
 from loadgen.run.signals import signals_stopping
+from loadgen.run.streaming import streaming
 from loadgen.scenarios import ScenarioSet
 from loadgen.transport import Transport
 from loadgen.transport.factory import make_transport
 
 if TYPE_CHECKING:
     from loadgen.mock.process import LocalMock
+    from loadgen.run.streaming import RunStreams
 
 MOCK_NOT_STARTED = "local://not-started"  # the `local` target's URL in a run that ended first
 
@@ -57,6 +59,7 @@ class RunOptions:
     segment: ExecutionSegment = FULL_SEGMENT
     seed: int = 0
     rate_cap: float | None = None  # requests/s incl. retries (the approved or allowed peak)
+    streams: RunStreams | None = None  # --out-series / --metrics-port, opened by the CLI
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +228,8 @@ async def _run_engine(
     with _gc_frozen(), signals_stopping(engine):
         async with _live_display(options.display, title, schedule.duration_s, metrics):
             metrics.mark_start()  # the series rows' `time`: offset 0 is the engine's start
-            outcome = await engine.run()
+            async with streaming(options.streams, metrics):
+                outcome = await engine.run()
     if outcome.reason is not None and outcome.reason == safety.tripped():
         outcome.reason += _where_429s_came_from(target, options, metrics)
     return outcome
@@ -381,6 +385,8 @@ def _write(state: _RunState) -> RunResult:
     )
     requested = options.out or default_artifact_path(profile.name, ended_at)
     path, problem = write_or_fallback(requested, doc)
+    if options.streams is not None:  # the series file from the artifact, the final values
+        options.streams.finish(doc, metrics)
     exit_code = EXIT_CODE_OF_STATUS[outcome.status]
     state.written.append(RunResult(doc, path, exit_code, requested, problem))
     return state.written[-1]
