@@ -7,6 +7,7 @@ import csv
 import io
 import signal
 import socket
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,7 @@ def test_the_file_is_streamed_and_ends_equal_to_the_artifacts_series(tmp_path: P
     assert 0 < len(early) < 3 * len(doc["series"])
     rows = _ndjson(series)
 
-    def by_second(r: dict[str, Any]) -> tuple[int, str]:
+    def by_second(r: Mapping[str, Any]) -> tuple[int, str]:
         return r["t"], r["scenario"]
 
     # the artifact on disk has sorted keys; per second, the file has the run's row first
@@ -167,8 +168,8 @@ def test_a_non_loopback_metrics_host_is_refused_unless_allowed(
     if host == "::1" and not _ipv6_loopback():
         pytest.skip("no IPv6 loopback here")
     prof = write_profile(tmp_path, profile("remote", stages=(("1s", 2),)))
-    args = ["run", prof, "-q", "--out", tmp_path / "r.json", "--metrics-port", "0"]
-    result = cli(*args, "--metrics-host", host)
+    args: list[str | Path] = ["run", prof, "-q", "--out", tmp_path / "r.json"]
+    result = cli(*args, "--metrics-port", "0", "--metrics-host", host)
     if refused:
         assert result.returncode == 2, result.explain()
         assert "--metrics-allow-remote" in result.stderr
