@@ -56,6 +56,7 @@ def test_a_csv_record_flattens_the_status_split_and_leaves_nulls_empty() -> None
     assert record["status_429"] == "1" and record["status_transport"] == "1"
     assert record["status_2xx"] == "1" and record["service_p50_ms"] == ""
     assert record["time"] == ROW["time"] and record["p95_ms"] == "2.0"
+    assert len(set(CSV_COLUMNS)) == len(CSV_COLUMNS)  # every column name once
 
 
 def test_finish_appends_what_is_missing_when_the_written_rows_match(tmp_path: Path) -> None:
