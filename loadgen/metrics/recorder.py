@@ -20,13 +20,13 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from hdrh.histogram import HdrHistogram
 
 from loadgen.metrics import hdr
+from loadgen.metrics.measured import LiveSnapshot, Measurements, ScenarioMeasurements
 from loadgen.metrics.outcomes import (
     ERROR_BASE,
     KIND_CODES,
@@ -36,56 +36,9 @@ from loadgen.metrics.outcomes import (
 )
 from loadgen.metrics.series import DROPPED, ERRORS, PLANNED, STARTED, Row, SeriesSet, split_counts
 
+__all__ = ["FLUSH_AT", "LiveSnapshot", "Measurements", "RunMetrics", "ScenarioMeasurements"]
+
 FLUSH_AT = 1024  # finished attempts per bulk flush: ~0.5 ms pause; see scripts/bench_metrics.py
-
-
-@dataclass(frozen=True, slots=True)
-class LiveSnapshot:
-    """Counts so far, for the live display. `in_flight` = started - completed - errors."""
-
-    planned: int
-    started: int
-    completed: int
-    dropped: int
-    in_flight: int
-    retries: int
-    status: Mapping[str, int]
-    errors: Mapping[str, int]
-    transport_errors: int
-    p50_ms: float | None
-    p95_ms: float | None
-    p99_ms: float | None
-    achieved_rps: float  # sends in the last full second ...
-    planned_rps: float  # ... and the arrivals planned in that same second
-
-
-@dataclass(frozen=True, slots=True)
-class ScenarioMeasurements:
-    name: str
-    sent: int
-    dropped: int
-    outcomes: Outcomes
-    latency: HdrHistogram
-    service: HdrHistogram
-    error_latency: HdrHistogram  # the part of `latency` that got no response
-
-
-@dataclass(frozen=True, slots=True)
-class Measurements:
-    """Everything a run measured, flushed and closed: the input of the results artifact."""
-
-    planned: int
-    scenarios: tuple[ScenarioMeasurements, ...]
-    lag: HdrHistogram
-    retry_after_count: int
-    retry_after_max_s: float | None
-    clamped: int
-    series: list[Row]
-    series_histograms: dict[str, str]
-    series_service_histograms: dict[str, str]
-    scenario_series: dict[str, list[Row]]
-    # per scenario, {"latency": {t: encoded}, "service": {t: encoded}}
-    scenario_series_histograms: dict[str, dict[str, dict[str, str]]]
 
 
 class RunMetrics:
