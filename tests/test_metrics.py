@@ -3,6 +3,7 @@ identical to hdrh's own record_value; conservation of counts; flat memory."""
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -352,3 +353,37 @@ def test_memory_stays_flat_over_a_million_values() -> None:
     assert len(meas.series) == len(meas.series_histograms) == 1000
     assert sum(s.latency.total_count for s in meas.scenarios) == 1_000_000
     assert m.buffered() == 0
+
+
+OLD_ROW_FIELDS = (
+    "t",
+    "planned",
+    "started",
+    "completed",
+    "dropped",
+    "status_429",
+    "errors",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+)
+
+
+def test_artifacts_from_before_the_extended_series_still_validate_and_merge() -> None:
+    from loadgen.results import artifact as results
+    from tests.test_results import build
+
+    m = RunMetrics(["a"])
+    play(m, [Arrival(0, 100 * i, "200", 1500, 0) for i in range(30)])
+    old = build(m)
+    for key in ("scenario_series", "series_service_histograms", "scenario_series_histograms"):
+        del old[key]
+    old["series"] = [{k: row[k] for k in OLD_ROW_FIELDS} for row in old["series"]]
+    results.validate_artifact(old)  # the new fields are optional for reading
+    merged = results.merge_artifacts([old, copy.deepcopy(old)])
+    results.validate_artifact(merged)
+    first = merged["series"][0]
+    assert first["started"] == 2 * old["series"][0]["started"]
+    # older rows have no split: their responses count as "other"; times from started_at
+    assert first["status"]["other"] == first["completed"] and first["time"].endswith("Z")
+    assert first["service_p50_ms"] is None and first["in_flight"] == 0

@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -176,3 +177,14 @@ def test_a_direct_scrape_mid_run_has_every_family_with_scenario_labels(tmp_path:
     }
     assert {"0.5", "0.9", "0.95", "0.99"} <= quantiles
     assert {s.labels["scenario"] for s in families["loadgen_sent"].samples} == {"track", "ident"}
+
+
+def test_prometheus_client_is_imported_only_with_the_flag() -> None:
+    code = (
+        "import sys, loadgen.cli.running, loadgen.run.runner, loadgen.run.streaming; "
+        "print('prometheus_client' in sys.modules)"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert shown.stdout.strip() == "False", shown.stderr
