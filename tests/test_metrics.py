@@ -387,3 +387,18 @@ def test_artifacts_from_before_the_extended_series_still_validate_and_merge() ->
     # older rows have no split: their responses count as "other"; times from started_at
     assert first["status"]["other"] == first["completed"] and first["time"].endswith("Z")
     assert first["service_p50_ms"] is None and first["in_flight"] == 0
+
+
+@settings(max_examples=30, deadline=None)
+@given(ARRIVALS, st.sampled_from([1, 7, 4096]))
+def test_latency_and_service_sums_are_exact(arrivals: list[Arrival], flush_at: int) -> None:
+    m = RunMetrics(["a", "b", "c"], flush_at=flush_at)
+    play(m, arrivals)
+    m.flush()
+    for i, measured in enumerate(m.scenario_measurements()):
+        finished = [a for a in arrivals if a.scenario == i and a.outcome != "dropped"]
+        attempts = [a.retries + (a.outcome != "unfinished") for a in finished]
+        assert measured.latency_sum_us == sum(
+            a.latency_us * n for a, n in zip(finished, attempts, strict=True)
+        )
+        assert measured.latency.total_count == sum(attempts)

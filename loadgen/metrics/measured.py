@@ -41,6 +41,8 @@ class ScenarioMeasurements:
     latency: HdrHistogram
     service: HdrHistogram
     error_latency: HdrHistogram  # the part of `latency` that got no response
+    latency_sum_us: int = 0  # the sum of the recorded latencies (as recorded, not clamped)
+    service_sum_us: int = 0
 
 
 @dataclass(frozen=True, slots=True)
