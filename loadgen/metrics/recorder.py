@@ -13,7 +13,12 @@ What is recorded where:
 - the latency of the transport errors alone, per scenario, so a report can tell the time
   to fail from the time to answer (responses = all minus errors);
 - status and error counts split by first attempt / retry (`Outcomes`);
-- scheduler lag per started arrival.
+- scheduler lag per started arrival;
+- the per-second series of the run and of each scenario (metrics/series.py): the hot path
+  only adds a list-index increment per scenario to the per-second counters it already
+  kept; the flush records each batch into the run's and the scenario's per-second
+  histograms too (one more `counts[index] += n` per distinct value and histogram) and
+  splits the batch's few distinct outcome codes into status classes.
 """
 
 from __future__ import annotations

@@ -179,10 +179,6 @@ class Series:
             row = self._rows[sec] = [0] * STORED_COUNTERS
         row[field] += n
 
-    def histogram_for(self, sec: int) -> HdrHistogram:
-        """The live latency histogram of second `sec` (kept for older callers)."""
-        return self.latency.histogram_for(sec)
-
     def close(self) -> None:
         self.latency.close()
         self.service.close()
