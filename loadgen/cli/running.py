@@ -71,7 +71,10 @@ MetricsHostOpt = Annotated[
 ]
 MetricsRemoteOpt = Annotated[
     bool,
-    typer.Option(help="Let --metrics-host be a non-loopback address (open to the network)."),
+    typer.Option(
+        "--metrics-allow-remote",
+        help="Let --metrics-host be a non-loopback address (open to the network).",
+    ),
 ]
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Show the guard's verdict and the plan; send nothing.")
