@@ -384,9 +384,9 @@ def _write(state: _RunState) -> RunResult:
         },
     )
     requested = options.out or default_artifact_path(profile.name, ended_at)
-    path, problem = write_or_fallback(requested, doc)
     if options.streams is not None:  # the series file from the artifact, the final values
-        options.streams.finish(doc, metrics)
+        options.streams.finish(doc, metrics)  # (before the artifact: it appears last)
+    path, problem = write_or_fallback(requested, doc)
     exit_code = EXIT_CODE_OF_STATUS[outcome.status]
     state.written.append(RunResult(doc, path, exit_code, requested, problem))
     return state.written[-1]
