@@ -402,3 +402,24 @@ def test_latency_and_service_sums_are_exact(arrivals: list[Arrival], flush_at: i
             a.latency_us * n for a, n in zip(finished, attempts, strict=True)
         )
         assert measured.latency.total_count == sum(attempts)
+
+
+@settings(max_examples=40, deadline=None)
+@given(ARRIVALS, st.sampled_from([1, 7, 4096]))
+def test_live_rows_are_the_artifacts_rows_once_a_second_is_over(
+    arrivals: list[Arrival], flush_at: int
+) -> None:
+    m = RunMetrics(["a", "b", "c"], flush_at=flush_at)
+    play(m, arrivals)
+    m.flush()
+    live: list[dict[str, object]] = []
+    in_flight = [0, 0, 0, 0]
+    for sec in range(12):  # second by second, as the stream does (arrivals end before t = 10)
+        live.extend(m.live_rows(sec, in_flight))
+    meas = m.measurements()
+    expected = []
+    for i, row in enumerate(meas.series):
+        expected.append({"scenario": "all", **row})
+        expected.extend({"scenario": n, **rows[i]} for n, rows in meas.scenario_series.items())
+    assert live[: len(expected)] == expected
+    assert all(r["started"] == 0 for r in live[len(expected) :])  # nothing after the end
