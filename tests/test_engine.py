@@ -49,7 +49,7 @@ class Recorder:
     errors: list[tuple[str, int]] = field(default_factory=list)
     lags: list[int] = field(default_factory=list)
 
-    def record_planned(self, t_s: float) -> None:
+    def record_planned(self, t_s: float, scenario: int = -1) -> None:
         self.planned += 1
 
     def record_dropped(self, scenario: int, t_s: float) -> None:

@@ -3,8 +3,10 @@ identical to hdrh's own record_value; conservation of counts; flat memory."""
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 from hdrh.histogram import HdrHistogram
@@ -101,13 +103,14 @@ def test_values_out_of_range_are_clamped_and_counted_never_raised() -> None:
 
 def test_known_values_give_exact_counts_percentiles_and_series() -> None:
     m = RunMetrics(["track", "identify"])
+    m.mark_start(datetime(2026, 1, 2, 3, 4, 5, 500000, tzinfo=UTC))
     for i in range(100):  # second 0: 100 arrivals on "track", latencies 0.01..1 ms (exact
-        m.record_planned(i / 100)  # in HDR: below 2048 µs every microsecond has its bucket)
+        m.record_planned(i / 100, 0)  # in HDR: below 2048 µs every microsecond has its bucket)
         m.record_lag(0)
         m.record_started(0, i / 100)
         m.record_response(0, 0.999, (i + 1) * 10, 5, 200 if i < 90 else 503, None)
     for i in range(10):  # second 1: 10 arrivals, 5 dropped, 2 errors, 2 x 200, 1 x 429
-        m.record_planned(1 + i / 10)
+        m.record_planned(1 + i / 10, 1)
         if i < 5:
             m.record_dropped(1, 1 + i / 10)
             continue
@@ -128,12 +131,85 @@ def test_known_values_give_exact_counts_percentiles_and_series() -> None:
     assert track["p99"] == 0.99 and track["mean"] == 0.505
     assert meas.scenarios[1].outcomes.tally().errors_by_kind["refused"] == 2
     assert meas.retry_after_count == 1 and meas.retry_after_max_s == 1.5
-    assert meas.series == [
-        {"t": 0, "planned": 100, "started": 100, "completed": 100, "dropped": 0,
-         "status_429": 0, "errors": 0, "p50_ms": 0.5, "p95_ms": 0.95, "p99_ms": 0.99},
-        {"t": 1, "planned": 10, "started": 5, "completed": 3, "dropped": 5,
-         "status_429": 1, "errors": 2, "p50_ms": 1.5, "p95_ms": 2.0, "p99_ms": 2.0},
-    ]  # fmt: skip
+    status_0 = {"2xx": 90, "3xx": 0, "4xx": 0, "429": 0, "5xx": 10, "other": 0, "transport": 0}
+    status_1 = {"2xx": 2, "3xx": 0, "4xx": 0, "429": 1, "5xx": 0, "other": 0, "transport": 2}
+    nothing = dict.fromkeys(status_0, 0)
+    no_service = {"service_p50_ms": None, "service_p95_ms": None, "service_p99_ms": None}
+    no_latency = {"p50_ms": None, "p95_ms": None, "p99_ms": None}
+    row_0 = {
+        "t": 0,
+        "time": "2026-01-02T03:04:05.500Z",
+        "planned": 100,
+        "started": 100,
+        "completed": 100,
+        "dropped": 0,
+        "status_429": 0,
+        "errors": 0,
+        "status": status_0,
+        "in_flight": 0,
+        "p50_ms": 0.5,
+        "p95_ms": 0.95,
+        "p99_ms": 0.99,
+        "service_p50_ms": 0.005,
+        "service_p95_ms": 0.005,
+        "service_p99_ms": 0.005,
+    }
+    row_1 = {
+        "t": 1,
+        "time": "2026-01-02T03:04:06.500Z",
+        "planned": 10,
+        "started": 5,
+        "completed": 3,
+        "dropped": 5,
+        "status_429": 1,
+        "errors": 2,
+        "status": status_1,
+        "in_flight": 0,
+        "p50_ms": 1.5,
+        "p95_ms": 2.0,
+        "p99_ms": 2.0,
+        "service_p50_ms": 1.0,
+        "service_p95_ms": 2.0,
+        "service_p99_ms": 2.0,
+    }
+    assert meas.series == [row_0, row_1]  # fmt: skip
+    # one scenario per second here, so each scenario's rows are the run's or empty ones
+    empty_1 = {
+        **row_1,
+        "planned": 0,
+        "started": 0,
+        "completed": 0,
+        "dropped": 0,
+        "status_429": 0,
+        "errors": 0,
+        "status": nothing,
+        **no_latency,
+        **no_service,
+    }
+    empty_0 = {
+        **row_0,
+        "planned": 0,
+        "started": 0,
+        "completed": 0,
+        "status": nothing,
+        **no_latency,
+        **no_service,
+    }
+    expected = {"track": [row_0, empty_1], "identify": [empty_0, row_1]}
+    assert meas.scenario_series == expected
+
+
+def test_in_flight_is_what_was_sent_and_not_finished_at_the_end_of_each_second() -> None:
+    m = RunMetrics(["a", "b"])
+    m.record_started(0, 0.1)  # finishes in second 2
+    m.record_started(1, 0.2)  # never finishes (the run was stopped)
+    m.record_started(0, 1.5)
+    m.record_response(0, 1.6, 100_000, 100_000, 200, None)
+    m.record_response(0, 2.3, 2_200_000, 2_200_000, 200, None)
+    meas = m.measurements()
+    assert [r["in_flight"] for r in meas.series] == [2, 2, 1]
+    assert [r["in_flight"] for r in meas.scenario_series["a"]] == [1, 1, 0]
+    assert [r["in_flight"] for r in meas.scenario_series["b"]] == [1, 1, 1]
 
 
 def test_retries_are_counted_apart_and_unknown_error_kinds_become_other() -> None:
@@ -197,7 +273,7 @@ def play(m: RunMetrics, arrivals: list[Arrival]) -> None:
     """Feed arrivals the way the engine does (planned, then dropped or lag/started/finished)."""
     for a in arrivals:
         t = a.planned_ms / 1000
-        m.record_planned(t)
+        m.record_planned(t, a.scenario)
         if a.outcome == "dropped":
             m.record_dropped(a.scenario, t)
             continue
@@ -245,6 +321,19 @@ def test_counts_are_conserved(arrivals: list[Arrival], flush_at: int) -> None:
     assert len(meas.series_histograms) == sum(
         1 for row in meas.series if row["completed"] or row["errors"]
     )
+    last_in_flight = meas.series[-1]["in_flight"] if meas.series else 0
+    assert last_in_flight == snap.in_flight
+    for row in meas.series:  # the status split adds up to the second's finished attempts
+        split = row["status"]
+        assert sum(split.values()) - split["transport"] == row["completed"]
+        assert (split["429"], split["transport"]) == (row["status_429"], row["errors"])
+    # the scenarios' rows add up to the run's, second by second, field by field
+    for i, row in enumerate(meas.series):
+        own = [rows[i] for rows in meas.scenario_series.values()]
+        for field in ("planned", "started", "completed", "dropped", "errors", "in_flight"):
+            assert sum(r[field] for r in own) == row[field], field
+        for name in row["status"]:
+            assert sum(r["status"][name] for r in own) == row["status"][name], name
 
 
 def test_memory_stays_flat_over_a_million_values() -> None:
@@ -264,3 +353,74 @@ def test_memory_stays_flat_over_a_million_values() -> None:
     assert len(meas.series) == len(meas.series_histograms) == 1000
     assert sum(s.latency.total_count for s in meas.scenarios) == 1_000_000
     assert m.buffered() == 0
+
+
+OLD_ROW_FIELDS = (
+    "t",
+    "planned",
+    "started",
+    "completed",
+    "dropped",
+    "status_429",
+    "errors",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+)
+
+
+def test_artifacts_from_before_the_extended_series_still_validate_and_merge() -> None:
+    from loadgen.results import artifact as results
+    from loadgen.results.merge import merge_artifacts
+    from tests.test_results import build
+
+    m = RunMetrics(["a"])
+    play(m, [Arrival(0, 100 * i, "200", 1500, 0) for i in range(30)])
+    old = build(m)
+    for key in ("scenario_series", "series_service_histograms", "scenario_series_histograms"):
+        del old[key]
+    old["series"] = [{k: row[k] for k in OLD_ROW_FIELDS} for row in old["series"]]
+    results.validate_artifact(old)  # the new fields are optional for reading
+    merged = merge_artifacts([old, copy.deepcopy(old)])
+    results.validate_artifact(merged)
+    first = merged["series"][0]
+    assert first["started"] == 2 * old["series"][0]["started"]
+    # older rows have no split: their responses count as "other"; times from started_at
+    assert first["status"]["other"] == first["completed"] and first["time"].endswith("Z")
+    assert first["service_p50_ms"] is None and first["in_flight"] == 0
+
+
+@settings(max_examples=30, deadline=None)
+@given(ARRIVALS, st.sampled_from([1, 7, 4096]))
+def test_latency_and_service_sums_are_exact(arrivals: list[Arrival], flush_at: int) -> None:
+    m = RunMetrics(["a", "b", "c"], flush_at=flush_at)
+    play(m, arrivals)
+    m.flush()
+    for i, measured in enumerate(m.scenario_measurements()):
+        finished = [a for a in arrivals if a.scenario == i and a.outcome != "dropped"]
+        attempts = [a.retries + (a.outcome != "unfinished") for a in finished]
+        assert measured.latency_sum_us == sum(
+            a.latency_us * n for a, n in zip(finished, attempts, strict=True)
+        )
+        assert measured.latency.total_count == sum(attempts)
+
+
+@settings(max_examples=40, deadline=None)
+@given(ARRIVALS, st.sampled_from([1, 7, 4096]))
+def test_live_rows_are_the_artifacts_rows_once_a_second_is_over(
+    arrivals: list[Arrival], flush_at: int
+) -> None:
+    m = RunMetrics(["a", "b", "c"], flush_at=flush_at)
+    play(m, arrivals)
+    m.flush()
+    live: list[dict[str, object]] = []
+    in_flight = [0, 0, 0, 0]
+    for sec in range(12):  # second by second, as the stream does (arrivals end before t = 10)
+        live.extend(m.live_rows(sec, in_flight))
+    meas = m.measurements()
+    expected = []
+    for i, row in enumerate(meas.series):
+        expected.append({"scenario": "all", **row})
+        expected.extend({"scenario": n, **rows[i]} for n, rows in meas.scenario_series.items())
+    assert live[: len(expected)] == expected
+    assert all(r["started"] == 0 for r in live[len(expected) :])  # nothing after the end

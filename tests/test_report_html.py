@@ -18,7 +18,14 @@ from hypothesis import strategies as st
 from plotly.offline import get_plotlyjs
 
 from loadgen.metrics import RunMetrics
-from loadgen.report.html import CHARTS, _in_flight, _thresholds_html, render_html, write_html
+from loadgen.report.html import (
+    CHARTS,
+    _figures,
+    _in_flight,
+    _thresholds_html,
+    render_html,
+    write_html,
+)
 from tests.run_support import ROOT, cli, profile, read_checked, write_profile
 from tests.test_report_summary import answered, artifact, failed
 
@@ -119,6 +126,34 @@ def test_in_flight_is_what_was_sent_and_not_yet_finished(triples: list[tuple[int
         if finished > sent:  # inconsistent counts (not from a real run): only never negative
             return
         assert value == sent - finished
+
+
+def _traces(figure: Any) -> dict[str, list[Any]]:
+    return {trace.name: list(trace.y) for trace in figure.data}
+
+
+def test_the_charts_use_the_status_split_in_flight_and_service_time_of_the_series() -> None:
+    doc = sample_doc()
+    figures = _figures(doc)
+    series = doc["series"]
+    errors = _traces(figures["errors"])
+    assert errors["429"] == [row["status"]["429"] for row in series]
+    assert errors["transport errors"] == [row["status"]["transport"] for row in series]
+    assert sum(errors["429"]) > 0 and sum(errors["transport errors"]) == 10
+    latency = _traces(figures["latency"])
+    assert latency["service p99"] == [row["service_p99_ms"] for row in series]
+    assert any(v is not None for v in latency["service p99"])
+    assert _traces(figures["inflight"])["in flight"] == [row["in_flight"] for row in series]
+
+
+def test_an_older_artifact_without_the_new_series_fields_still_charts() -> None:
+    doc = sample_doc()
+    keep = ("t", "planned", "started", "completed", "dropped", "status_429", "errors", "p50_ms")
+    doc["series"] = [{k: row[k] for k in keep} for row in doc["series"]]
+    figures = _figures(doc)
+    assert set(_traces(figures["errors"])) == {"429", "errors"}  # no split to show
+    assert not any(name.startswith("service") for name in _traces(figures["latency"]))
+    assert len(_traces(figures["inflight"])["in flight"]) == len(doc["series"])
 
 
 def test_write_html_replaces_the_file_whole(tmp_path: Path) -> None:

@@ -234,7 +234,16 @@ def test_build_takes_the_generator_verdict_from_lag_when_not_given() -> None:
 
 
 def _measurements_only(doc: dict[str, Any]) -> dict[str, Any]:
-    keep = ("totals", "scenarios", "series", "histograms", "series_histograms")
+    keep = (
+        "totals",
+        "scenarios",
+        "series",
+        "histograms",
+        "series_histograms",
+        "scenario_series",
+        "series_service_histograms",
+        "scenario_series_histograms",
+    )
     out = {k: doc[k] for k in keep}
     out["lag_ms"] = doc["generator"]["lag_ms"]
     return out
@@ -246,6 +255,8 @@ def test_merging_the_halves_of_a_run_equals_the_whole(
     arrivals: list[Arrival], sides: list[bool]
 ) -> None:
     whole, left, right = RunMetrics(NAMES), RunMetrics(NAMES), RunMetrics(NAMES)
+    for m in (whole, left, right):  # segments of one run start together
+        m.mark_start(datetime(2026, 5, 1, 12, 0, 0, tzinfo=UTC))
     play(whole, arrivals)
     play(left, [a for a, side in zip(arrivals, sides, strict=False) if side])
     play(right, [a for a, side in zip(arrivals, sides, strict=False) if not side])

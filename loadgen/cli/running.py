@@ -55,6 +55,33 @@ SeedOpt = Annotated[
         min=0, max=MAX_SEED, help="Seed of the user population and payloads, 0 to 2^64-1."
     ),
 ]
+OutSeriesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--out-series",
+        help="Also write the per-second series here while the run goes on: NDJSON, or CSV "
+        "when it ends in .csv (docs/dashboards.md).",
+    ),
+]
+MetricsPortOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=0,
+        max=65535,
+        help="Serve live Prometheus metrics on this port (0: any free port); they stay up "
+        "2 s after the run.",
+    ),
+]
+MetricsHostOpt = Annotated[
+    str, typer.Option(help="Address for --metrics-port (loopback unless --metrics-allow-remote).")
+]
+MetricsRemoteOpt = Annotated[
+    bool,
+    typer.Option(
+        "--metrics-allow-remote",
+        help="Let --metrics-host be a non-loopback address (open to the network).",
+    ),
+]
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Show the guard's verdict and the plan; send nothing.")
 ]
@@ -111,10 +138,15 @@ def run(
     worker_progress_fd: WorkerProgressFdOpt = None,
     worker_rate_cap: WorkerRateCapOpt = None,
     worker_url: WorkerUrlOpt = None,
+    out_series: OutSeriesOpt = None,
+    metrics_port: MetricsPortOpt = None,
+    metrics_host: MetricsHostOpt = "127.0.0.1",
+    metrics_allow_remote: MetricsRemoteOpt = False,
 ) -> None:
     """Run PROFILE against a target and write the JSON results artifact."""
     from loadgen.report.live import choose_mode
     from loadgen.run.runner import RunOptions
+    from loadgen.run.streaming import StreamOptions, open_streams
 
     stats = reporting.summary_stats(stats_text)  # a usage error before anything else
     chosen = read_segment(segment)
@@ -127,24 +159,34 @@ def run(
     verdict = _checked_before_sending(resolved, chosen, segment, dry_run, out, html)
     if verdict is None:  # a dry run: done
         return
-    options = RunOptions(
-        out=out,
-        grace_s=grace,
-        display=choose_mode(quiet),
-        segment=chosen,
-        seed=seed,
-        rate_cap=_rate_cap(verdict.rate_cap, worker_rate_cap),
-        start_at=agreed,
-        segment_text=segment.strip(),
-        local_url=worker_url,
-        progress_fd=worker_progress_fd,
-    )
-    if count > 1:
-        from loadgen.run.workers import WorkersJob, run_workers
+    wanted = StreamOptions(out_series, metrics_port, metrics_host, metrics_allow_remote)
+    if count > 1 and wanted.wanted:
+        fail(
+            "usage: --out-series and --metrics-port follow one process; with --workers, "
+            "read the merged artifact's series instead (loadgen report, docs/dashboards.md)",
+            ExitCode.USAGE,
+        )
+    with open_streams(wanted) as streams:  # a port in use or a bad path: exit 2, nothing sent
+        options = RunOptions(
+            out=out,
+            grace_s=grace,
+            display=choose_mode(quiet),
+            segment=chosen,
+            seed=seed,
+            rate_cap=_rate_cap(verdict.rate_cap, worker_rate_cap),
+            start_at=agreed,
+            segment_text=segment.strip(),
+            local_url=worker_url,
+            progress_fd=worker_progress_fd,
+            streams=streams,
+        )
+        if count > 1:
+            from loadgen.run.workers import WorkersJob, run_workers
 
-        _report(run_workers(WorkersJob(resolved, options, count, target, targets)), html, stats)
-    else:
-        _run_one(resolved, options, html, stats)
+            job = WorkersJob(resolved, options, count, target, targets)
+            _report(run_workers(job), html, stats)
+        else:
+            _run_one(resolved, options, html, stats)
 
 
 def _checked_before_sending(

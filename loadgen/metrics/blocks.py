@@ -9,6 +9,7 @@ artifact of the whole run.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
@@ -16,7 +17,14 @@ from hdrh.histogram import HdrHistogram
 from loadgen.metrics import hdr
 from loadgen.metrics.outcomes import Outcomes
 from loadgen.metrics.recorder import Measurements
-from loadgen.metrics.series import COUNTER_FIELDS, PERCENTILE_FIELDS, row_percentiles
+from loadgen.metrics.series import (
+    NO_PERCENTILES,
+    STORED_COUNTERS,
+    make_row,
+    row_percentiles,
+    second_time,
+    stored_counts,
+)
 
 Doc = dict[str, Any]
 DERIVED_TOTALS = ("achieved_rps", "planned_rps")
@@ -146,26 +154,99 @@ def _counts_only(block: Doc, derived: Sequence[str]) -> Doc:
     return {k: v for k, v in block.items() if k not in derived}
 
 
+def _merged_rows(
+    sources: Sequence[tuple[Doc, Sequence[Doc]]],
+    latency: Mapping[int, HdrHistogram],
+    service: Mapping[int, HdrHistogram],
+    last: int,
+) -> list[Doc]:
+    """Rows summed by `t` from (artifact, its rows) pairs, percentiles recomputed from the
+    merged per-second histograms; `time` the earliest any artifact gives that second."""
+    counts: dict[int, list[int]] = {}
+    times: dict[int, str] = {}
+    for doc, rows in sources:
+        for source in rows:
+            acc = counts.setdefault(source["t"], [0] * STORED_COUNTERS)
+            for i, n in enumerate(stored_counts(source)):
+                acc[i] += n
+            time = source.get("time") or _time_of(doc, source["t"])
+            if time is not None:
+                times[source["t"]] = min(time, times.get(source["t"], time))
+    out: list[Doc] = []
+    in_flight = 0
+    empty = [0] * STORED_COUNTERS
+    for t in range(max(last, *counts.keys(), *latency.keys(), -1) + 1):
+        h, s = latency.get(t), service.get(t)
+        row = make_row(
+            t,
+            counts.get(t, empty),
+            in_flight,
+            row_percentiles(h) if h is not None else NO_PERCENTILES,
+            row_percentiles(s) if s is not None else NO_PERCENTILES,
+            times.get(t),
+        )
+        in_flight = row["in_flight"]
+        out.append(row)
+    return out
+
+
+def _time_of(doc: Doc, t: int) -> str | None:
+    started = doc.get("started_at")
+    if not isinstance(started, str):
+        return None
+    return second_time(datetime.fromisoformat(started.replace("Z", "+00:00")), t)
+
+
+def _add_histograms(into: dict[int, HdrHistogram], encoded: Mapping[str, str]) -> None:
+    for t, text in encoded.items():
+        hdr.add_into(into.setdefault(int(t), hdr.new_histogram()), hdr.decode(text))
+
+
 def merge_series(docs: Sequence[Doc]) -> tuple[list[Doc], dict[str, str]]:
     """Rows summed by `t`; per-second percentiles recomputed from merged histograms."""
-    counts: dict[int, list[int]] = {}
-    per_second: dict[int, HdrHistogram] = {}
+    series, histograms = merge_series_blocks(docs)
+    return series["series"], histograms
+
+
+def merge_series_blocks(docs: Sequence[Doc]) -> tuple[Doc, dict[str, str]]:
+    """The series blocks of several artifacts merged: {"series", "series_service_histograms",
+    "scenario_series", "scenario_series_histograms"} and the merged `series_histograms`.
+    Lossless: counts sum by second and percentiles come from the summed histograms."""
+    latency: dict[int, HdrHistogram] = {}
+    service: dict[int, HdrHistogram] = {}
     for doc in docs:
-        for source in doc["series"]:
-            acc = counts.setdefault(source["t"], [0] * len(COUNTER_FIELDS))
-            for i, field in enumerate(COUNTER_FIELDS):
-                acc[i] += source[field]
-        for t, text in doc["series_histograms"].items():
-            hdr.add_into(per_second.setdefault(int(t), hdr.new_histogram()), hdr.decode(text))
-    rows: list[Doc] = []
-    empty = [0] * len(COUNTER_FIELDS)
-    for t in range(max(counts.keys() | per_second.keys(), default=-1) + 1):
-        row: Doc = {"t": t, **dict(zip(COUNTER_FIELDS, counts.get(t, empty), strict=True))}
-        h = per_second.get(t)
-        pcts = row_percentiles(h) if h is not None else (None,) * len(PERCENTILE_FIELDS)
-        row.update(zip((k for k, _ in PERCENTILE_FIELDS), pcts, strict=True))
-        rows.append(row)
-    return rows, encode_all({str(t): h for t, h in per_second.items()})
+        _add_histograms(latency, doc["series_histograms"])
+        _add_histograms(service, doc.get("series_service_histograms", {}))
+    rows = _merged_rows([(d, d["series"]) for d in docs], latency, service, -1)
+    names = sorted({name for d in docs for name in d.get("scenario_series", {})})
+    scenario_series: dict[str, list[Doc]] = {}
+    scenario_histograms: dict[str, dict[str, dict[str, str]]] = {}
+    for name in names:
+        own_latency: dict[int, HdrHistogram] = {}
+        own_service: dict[int, HdrHistogram] = {}
+        for doc in docs:
+            encoded = doc.get("scenario_series_histograms", {}).get(name, {})
+            _add_histograms(own_latency, encoded.get("latency", {}))
+            _add_histograms(own_service, encoded.get("service", {}))
+        sources = [
+            (d, d["scenario_series"][name]) for d in docs if name in d.get("scenario_series", {})
+        ]
+        scenario_series[name] = _merged_rows(sources, own_latency, own_service, len(rows) - 1)
+        scenario_histograms[name] = {
+            "latency": _encode_by_t(own_latency),
+            "service": _encode_by_t(own_service),
+        }
+    blocks: Doc = {
+        "series": rows,
+        "series_service_histograms": _encode_by_t(service),
+        "scenario_series": scenario_series,
+        "scenario_series_histograms": scenario_histograms,
+    }
+    return blocks, _encode_by_t(latency)
+
+
+def _encode_by_t(histograms: Mapping[int, HdrHistogram]) -> dict[str, str]:
+    return {str(t): hdr.encode(h) for t, h in sorted(histograms.items())}
 
 
 def merge_blocks(docs: Sequence[Doc], duration_s: float) -> Doc:
@@ -183,11 +264,11 @@ def merge_blocks(docs: Sequence[Doc], duration_s: float) -> Doc:
         for name, text in doc["histograms"].items():
             hdr.add_into(histograms.setdefault(name, hdr.new_histogram()), hdr.decode(text))
     totals, finished = finish_blocks(totals, scenarios, histograms, duration_s)
-    series, series_histograms = merge_series(docs)
+    series_blocks, series_histograms = merge_series_blocks(docs)
     return {
         "totals": totals,
         "scenarios": dict(sorted(finished.items())),
-        "series": series,
+        **series_blocks,
         "series_histograms": series_histograms,
         "histograms": encode_all(histograms),
         "lag_ms": lag_block(histograms.get("lag", hdr.new_histogram())),

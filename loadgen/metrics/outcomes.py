@@ -99,17 +99,3 @@ class Outcomes:
 
     def retries(self) -> int:
         return sum(c for code, c in self.codes.items() if code & RETRY_FLAG)
-
-
-def series_counts(batch: Mapping[int, int]) -> tuple[int, int, int]:
-    """(completed, status_429, errors) of one batch of codes, for a per-second series row."""
-    completed = status_429 = errors = 0
-    for code, count in batch.items():
-        base = code & ~RETRY_FLAG
-        if base >= ERROR_BASE:
-            errors += count
-        else:
-            completed += count
-            if base == 429:
-                status_429 += count
-    return completed, status_429, errors

@@ -13,75 +13,37 @@ What is recorded where:
 - the latency of the transport errors alone, per scenario, so a report can tell the time
   to fail from the time to answer (responses = all minus errors);
 - status and error counts split by first attempt / retry (`Outcomes`);
-- scheduler lag per started arrival.
+- scheduler lag per started arrival;
+- the per-second series of the run and of each scenario (metrics/series.py): the hot path
+  only adds a list-index increment per scenario to the per-second counters it already
+  kept; the flush records each batch into the run's and the scenario's per-second
+  histograms too (one more `counts[index] += n` per distinct value and histogram) and
+  splits the batch's few distinct outcome codes into status classes.
 """
 
 from __future__ import annotations
 
 from array import array
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from hdrh.histogram import HdrHistogram
 
 from loadgen.metrics import hdr
+from loadgen.metrics.measured import LiveSnapshot, Measurements, ScenarioMeasurements
 from loadgen.metrics.outcomes import (
     ERROR_BASE,
     KIND_CODES,
     OTHER_ERROR_CODE,
     RETRY_FLAG,
     Outcomes,
-    series_counts,
 )
-from loadgen.metrics.series import COMPLETED, DROPPED, ERRORS, PLANNED, STARTED, STATUS_429, Series
+from loadgen.metrics.series import DROPPED, ERRORS, PLANNED, STARTED, Row, SeriesSet, split_counts
+
+__all__ = ["FLUSH_AT", "LiveSnapshot", "Measurements", "RunMetrics", "ScenarioMeasurements"]
 
 FLUSH_AT = 1024  # finished attempts per bulk flush: ~0.5 ms pause; see scripts/bench_metrics.py
-
-
-@dataclass(frozen=True, slots=True)
-class LiveSnapshot:
-    """Counts so far, for the live display. `in_flight` = started - completed - errors."""
-
-    planned: int
-    started: int
-    completed: int
-    dropped: int
-    in_flight: int
-    retries: int
-    status: Mapping[str, int]
-    errors: Mapping[str, int]
-    transport_errors: int
-    p50_ms: float | None
-    p95_ms: float | None
-    p99_ms: float | None
-    achieved_rps: float  # sends in the last full second ...
-    planned_rps: float  # ... and the arrivals planned in that same second
-
-
-@dataclass(frozen=True, slots=True)
-class ScenarioMeasurements:
-    name: str
-    sent: int
-    dropped: int
-    outcomes: Outcomes
-    latency: HdrHistogram
-    service: HdrHistogram
-    error_latency: HdrHistogram  # the part of `latency` that got no response
-
-
-@dataclass(frozen=True, slots=True)
-class Measurements:
-    """Everything a run measured, flushed and closed: the input of the results artifact."""
-
-    planned: int
-    scenarios: tuple[ScenarioMeasurements, ...]
-    lag: HdrHistogram
-    retry_after_count: int
-    retry_after_max_s: float | None
-    clamped: int
-    series: list[dict[str, int | float | None]]
-    series_histograms: dict[str, str]
 
 
 class RunMetrics:
@@ -91,7 +53,9 @@ class RunMetrics:
         "_clamped_count",
         "_dropped_by_scenario",
         "_dropped_in_second",
+        "_dropped_now",
         "_dropped_second",
+        "_epoch",
         "_error_latency_hists",
         "_finished_buffers",
         "_finished_second",
@@ -100,9 +64,11 @@ class RunMetrics:
         "_lag_buffer",
         "_lag_hist",
         "_latency_hists",
+        "_latency_sum_us",
         "_merged_latency",
         "_outcomes",
         "_planned_in_second",
+        "_planned_now",
         "_planned_second",
         "_planned_total",
         "_retry_after_count",
@@ -110,8 +76,11 @@ class RunMetrics:
         "_scenario_names",
         "_sent_by_scenario",
         "_series",
+        "_series_set",
         "_service_hists",
+        "_service_sum_us",
         "_started_in_second",
+        "_started_now",
         "_started_second",
     )
 
@@ -124,7 +93,9 @@ class RunMetrics:
         n = len(names)
         self._scenario_names = names
         self._flush_at = flush_at
-        self._series = Series()
+        self._series_set = SeriesSet(names)
+        self._series = self._series_set.run
+        self._epoch = datetime.now(UTC)  # wall time of offset 0, for the rows' `time`
         # hot-path state: per event kind, the current second and the count in it so far,
         # added to the series when a later second starts (the finished attempts instead
         # count what waits in the buffers, flushed at `flush_at` or a new second)
@@ -134,11 +105,17 @@ class RunMetrics:
         self._finished_second = self._finished_unflushed = 0
         self._sent_by_scenario = [0] * n
         self._dropped_by_scenario = [0] * n
+        # per scenario, the counts in the current second of each kind (added to the
+        # scenario's series with the run's count, when a later second starts)
+        self._planned_now = [0] * n
+        self._started_now = [0] * n
+        self._dropped_now = [0] * n
         # per scenario, finished attempts as (latency_us, service_us, outcome code) triples
         self._finished_buffers = [array("q") for _ in range(n)]
         self._lag_buffer = array("q")
         self._outcomes = [Outcomes() for _ in range(n)]
         self._latency_hists = [hdr.new_histogram() for _ in range(n)]
+        self._latency_sum_us, self._service_sum_us = [0] * n, [0] * n
         self._service_hists = [hdr.new_histogram() for _ in range(n)]
         self._error_latency_hists = [hdr.new_histogram() for _ in range(n)]
         self._lag_hist = hdr.new_histogram()
@@ -151,14 +128,25 @@ class RunMetrics:
     def scenario_names(self) -> list[str]:
         return list(self._scenario_names)
 
+    @property
+    def epoch(self) -> datetime:
+        return self._epoch
+
+    def mark_start(self, at: datetime | None = None) -> None:
+        """Offset 0 is now (or `at`): the wall time the series rows' `time` counts from."""
+        self._epoch = at or datetime.now(UTC)
+
     # -- hot path -------------------------------------------------------------------------
 
-    def record_planned(self, t_s: float) -> None:
-        """An arrival came due at offset `t_s` (counted even if it is then dropped)."""
+    def record_planned(self, t_s: float, scenario: int = -1) -> None:
+        """An arrival came due at offset `t_s` (counted even if it is then dropped); with
+        its scenario, also in that scenario's series."""
         sec = int(t_s)
         if sec != self._planned_second:
             self._commit_planned(sec)
         self._planned_in_second += 1
+        if scenario >= 0:
+            self._planned_now[scenario] += 1
 
     def record_dropped(self, scenario: int, t_s: float) -> None:
         """An arrival found no room under max_in_flight."""
@@ -167,6 +155,7 @@ class RunMetrics:
         if sec != self._dropped_second:
             self._commit_dropped(sec)
         self._dropped_in_second += 1
+        self._dropped_now[scenario] += 1
 
     def record_started(self, scenario: int, t_s: float) -> None:
         """An attempt (first or retry) was sent at `t_s`."""
@@ -175,6 +164,7 @@ class RunMetrics:
         if sec != self._started_second:
             self._commit_started(sec)
         self._started_in_second += 1
+        self._started_now[scenario] += 1
 
     def record_response(
         self,
@@ -235,35 +225,51 @@ class RunMetrics:
             self._retry_after_max_s = seconds
 
     def _commit_planned(self, sec: int) -> None:
-        self._series.add(self._planned_second, PLANNED, self._planned_in_second)
+        self._series_set.commit(
+            self._planned_second, PLANNED, self._planned_in_second, self._planned_now
+        )
         self._planned_total += self._planned_in_second
         self._planned_second, self._planned_in_second = sec, 0
 
     def _commit_dropped(self, sec: int) -> None:
-        self._series.add(self._dropped_second, DROPPED, self._dropped_in_second)
+        self._series_set.commit(
+            self._dropped_second, DROPPED, self._dropped_in_second, self._dropped_now
+        )
         self._dropped_second, self._dropped_in_second = sec, 0
 
     def _commit_started(self, sec: int) -> None:
-        self._series.add(self._started_second, STARTED, self._started_in_second)
+        self._series_set.commit(
+            self._started_second, STARTED, self._started_in_second, self._started_now
+        )
         self._started_second, self._started_in_second = sec, 0
 
     def _flush_finished(self, next_sec: int) -> None:
         """Move the buffered attempts (all finished in `_finished_second`) into histograms."""
-        sec, series = self._finished_second, self._series
+        sec, run, series_set = self._finished_second, self._series, self._series_set
         for i, buf in enumerate(self._finished_buffers):
             if not buf:
                 continue
-            latencies = Counter(buf[0::3])
+            own = series_set.scenarios[i]
+            latencies, services = buf[0::3], buf[1::3]
+            # exact sums for a Prometheus summary's _sum (C-speed over the array slices)
+            self._latency_sum_us[i] += sum(latencies)
+            self._service_sum_us[i] += sum(services)
             self._clamped_count += hdr.record_counts(
-                latencies, self._latency_hists[i], series.histogram_for(sec)
+                Counter(latencies),
+                self._latency_hists[i],
+                run.latency.histogram_for(sec),
+                own.latency.histogram_for(sec),
             )
-            self._clamped_count += hdr.record_counts(Counter(buf[1::3]), self._service_hists[i])
-            completed, status_429, errors = series_counts(self._outcomes[i].add(buf[2::3]))
-            if errors:
+            self._clamped_count += hdr.record_counts(
+                Counter(services),
+                self._service_hists[i],
+                run.service.histogram_for(sec),
+                own.service.histogram_for(sec),
+            )
+            counts = split_counts(self._outcomes[i].add(buf[2::3]))
+            if counts[ERRORS]:
                 self._record_error_latency(i, buf)
-            series.add(sec, COMPLETED, completed)
-            series.add(sec, STATUS_429, status_429)
-            series.add(sec, ERRORS, errors)
+            series_set.add_finished(i, sec, counts)
             del buf[:]
         self._finished_second, self._finished_unflushed = next_sec, 0
 
@@ -353,7 +359,20 @@ class RunMetrics:
         """Flush, close the open second, and hand over what the run measured (the live
         histograms, not copies: read them before recording more)."""
         self.flush()
-        scenarios = tuple(
+        scenarios = self.scenario_measurements()
+        return Measurements(
+            planned=self._planned_total,
+            scenarios=scenarios,
+            lag=self._lag_hist,
+            retry_after_count=self._retry_after_count,
+            retry_after_max_s=self._retry_after_max_s,
+            clamped=self._clamped_count,
+            **self._series_set.export(self._epoch),
+        )
+
+    def scenario_measurements(self) -> tuple[ScenarioMeasurements, ...]:
+        """Each scenario's counts and live histograms as they stand (flush first)."""
+        return tuple(
             ScenarioMeasurements(
                 name,
                 self._sent_by_scenario[i],
@@ -362,16 +381,12 @@ class RunMetrics:
                 self._latency_hists[i],
                 self._service_hists[i],
                 self._error_latency_hists[i],
+                self._latency_sum_us[i],
+                self._service_sum_us[i],
             )
             for i, name in enumerate(self._scenario_names)
         )
-        return Measurements(
-            planned=self._planned_total,
-            scenarios=scenarios,
-            lag=self._lag_hist,
-            retry_after_count=self._retry_after_count,
-            retry_after_max_s=self._retry_after_max_s,
-            clamped=self._clamped_count,
-            series=self._series.rows(),
-            series_histograms=self._series.histograms(),
-        )
+
+    def live_rows(self, sec: int, in_flight_before: list[int]) -> list[Row]:
+        """Second `sec`'s rows so far (see SeriesSet.live_rows; flush first)."""
+        return self._series_set.live_rows(sec, in_flight_before, self._epoch)

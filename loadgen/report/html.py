@@ -71,10 +71,15 @@ CHARTS = (
         "latency",
         "Latency percentiles over time",
         "Latency from the planned start of the attempts finished in each second (p50, p95, "
-        "p99 of the artifact's series). The series has no per-second service time: service "
-        "time is shown over the whole run in the distribution below.",
+        "p99 of the artifact's series) and, dotted, their service time from the actual send "
+        "(artifacts from older versions have no per-second service time).",
     ),
-    ("errors", "429 and error rates", "429 responses and transport errors per second."),
+    (
+        "errors",
+        "429 and error rates",
+        "Per second: 429 responses, other 4xx, 5xx and transport errors (no response), from "
+        "the series' status split.",
+    ),
     (
         "inflight",
         "In flight and dropped arrivals",
@@ -234,8 +239,8 @@ def _figures(doc: Doc) -> dict[str, Figure]:
 
     return {
         "rate": _lines(t, {"planned": column("planned"), "achieved": column("started")}, "req/s"),
-        "latency": _lines(t, {p: column(f"{p}_ms") for p in ("p50", "p95", "p99")}, "latency (ms)"),
-        "errors": _lines(t, {"429": column("status_429"), "errors": column("errors")}, "per s"),
+        "latency": _latency_figure(t, series),
+        "errors": _lines(t, _error_traces(series), "per s"),
         "inflight": _lines(
             t, {"in flight": _in_flight(series), "dropped": column("dropped")}, "arrivals"
         ),
@@ -243,8 +248,48 @@ def _figures(doc: Doc) -> dict[str, Figure]:
     }
 
 
+def _latency_figure(t: Sequence[int], series: Sequence[dict[str, Any]]) -> Figure:
+    """Latency percentiles, and service-time ones (dotted) when the series has them."""
+    figure = _lines(
+        t, {p: [r.get(f"{p}_ms") for r in series] for p in ("p50", "p95", "p99")}, "latency (ms)"
+    )
+    service = {
+        f"service {p}": [r.get(f"service_{p}_ms") for r in series] for p in ("p50", "p95", "p99")
+    }
+    if any(v is not None for values in service.values() for v in values):
+        import plotly.graph_objects as go
+
+        for name, values in service.items():
+            figure.add_trace(
+                go.Scatter(x=list(t), y=values, name=name, mode="lines", line={"dash": "dot"})
+            )
+    return figure
+
+
+def _error_traces(series: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
+    """429s, other 4xx, 5xx and transport errors per second from the status split; older
+    artifacts (no split) give 429s and errors only."""
+    if series and all("status" in row for row in series):
+        return {
+            label: [row["status"].get(key, 0) for row in series]
+            for key, label in (
+                ("429", "429"),
+                ("4xx", "other 4xx"),
+                ("5xx", "5xx"),
+                ("transport", "transport errors"),
+            )
+        }
+    return {
+        "429": [row.get("status_429") for row in series],
+        "errors": [row.get("errors") for row in series],
+    }
+
+
 def _in_flight(series: Sequence[dict[str, Any]]) -> list[int]:
-    """Attempts sent so far minus attempts finished so far, at the end of each second."""
+    """In flight at the end of each second: the row's own `in_flight`, or for older
+    artifacts attempts sent so far minus attempts finished so far."""
+    if series and all("in_flight" in row for row in series):
+        return [int(row["in_flight"]) for row in series]
     out, open_now = [], 0
     for row in series:
         open_now += row["started"] - row["completed"] - row["errors"]

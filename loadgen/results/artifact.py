@@ -152,9 +152,12 @@ def build_artifact(
         "totals": totals,
         "scenarios": scenarios,
         "series": m.series,
+        "scenario_series": m.scenario_series,
         "generator": _generator_block(generator, lag_block(m.lag)),
         "histograms": encode_all(histograms),
         "series_histograms": m.series_histograms,
+        "series_service_histograms": m.series_service_histograms,
+        "scenario_series_histograms": m.scenario_series_histograms,
         "thresholds": [dict(t) for t in thresholds],
     }
 

@@ -179,9 +179,12 @@ def merge_artifacts(docs: Sequence[Doc]) -> Doc:
         "totals": blocks["totals"],
         "scenarios": blocks["scenarios"],
         "series": blocks["series"],
+        "scenario_series": blocks["scenario_series"],
         "generator": _merged_generator(docs, blocks["lag_ms"]),
         "histograms": blocks["histograms"],
         "series_histograms": blocks["series_histograms"],
+        "series_service_histograms": blocks["series_service_histograms"],
+        "scenario_series_histograms": blocks["scenario_series_histograms"],
         "thresholds": [],
     }
 
@@ -206,27 +209,43 @@ def _merged_generator(docs: Sequence[Doc], lag: Doc) -> Doc:
 
 
 def _aligned_in_time(docs: Sequence[Doc]) -> list[Doc]:
-    """Each part's series rows re-numbered from the earliest part's start, so that rows are
+    """Each part's series re-numbered from the earliest part's start, so that rows are
     added by the wall-clock second they describe (parts of a fleet with an agreed start all
     start at the same second and are left as they are)."""
     starts = [_moment(d["started_at"]) for d in docs]
     origin = min(starts)
-    aligned = []
-    for doc, start in zip(docs, starts, strict=True):
-        shift = round((start - origin).total_seconds())
-        if not shift:
-            aligned.append(doc)
-            continue
-        aligned.append(
-            {
-                **doc,
-                "series": [{**row, "t": row["t"] + shift} for row in doc["series"]],
-                "series_histograms": {
-                    str(int(t) + shift): text for t, text in doc["series_histograms"].items()
-                },
-            }
-        )
-    return aligned
+    return [
+        _shifted(doc, round((start - origin).total_seconds()))
+        for doc, start in zip(docs, starts, strict=True)
+    ]
+
+
+def _shifted(doc: Doc, shift: int) -> Doc:
+    """`doc` with every per-second block `shift` seconds later (rows and histograms alike)."""
+    if not shift:
+        return doc
+
+    def rows(block: Sequence[Doc]) -> list[Doc]:
+        return [{**row, "t": row["t"] + shift} for row in block]
+
+    def by_second(block: dict[str, str]) -> dict[str, str]:
+        return {str(int(t) + shift): text for t, text in block.items()}
+
+    out = {
+        **doc,
+        "series": rows(doc["series"]),
+        "series_histograms": by_second(doc["series_histograms"]),
+    }
+    if "series_service_histograms" in doc:
+        out["series_service_histograms"] = by_second(doc["series_service_histograms"])
+    if "scenario_series" in doc:
+        out["scenario_series"] = {n: rows(r) for n, r in doc["scenario_series"].items()}
+    if "scenario_series_histograms" in doc:
+        out["scenario_series_histograms"] = {
+            name: {kind: by_second(block) for kind, block in kinds.items()}
+            for name, kinds in doc["scenario_series_histograms"].items()
+        }
+    return out
 
 
 def _moment(text: str) -> datetime:

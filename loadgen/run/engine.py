@@ -218,7 +218,7 @@ class Engine:
         if scenario in self._exhausted:
             return
         if self._in_flight >= self._cfg.max_in_flight:
-            self._rec.record_planned(offset)
+            self._rec.record_planned(offset, scenario)
             self._rec.record_dropped(scenario, offset)
             return
         try:
@@ -228,7 +228,7 @@ class Engine:
             if len(self._exhausted) == len(self._mix.shares):
                 self.request_stop("completed", "every scenario reached the end of its input")
             return
-        self._rec.record_planned(offset)
+        self._rec.record_planned(offset, scenario)
         self._rec.record_lag(_us(now - due))  # an early start (within early_s) is 0 lag
         self._in_flight += 1
         arrival = _Arrival(scenario, due, built.request)

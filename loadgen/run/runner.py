@@ -40,6 +40,7 @@ from loadgen.run.engine import Engine, EngineConfig, EngineOutcome
 from loadgen.run.ratecap import RateCap
 from loadgen.run.signals import signals_stopping
 from loadgen.run.startat import monotonic_of, start_facts, wait_for_start
+from loadgen.run.streaming import streaming
 from loadgen.run.thresholdwatch import watching_thresholds
 from loadgen.run.worker_progress import emit_progress
 from loadgen.scenarios import ScenarioSet
@@ -49,6 +50,7 @@ from loadgen.transport.factory import make_transport
 
 if TYPE_CHECKING:
     from loadgen.mock.process import LocalMock
+    from loadgen.run.streaming import RunStreams
 
 MOCK_NOT_STARTED = "local://not-started"  # the `local` target's URL in a run that ended first
 
@@ -67,6 +69,7 @@ class RunOptions:
     # the pipe its progress goes to instead of a display
     local_url: str | None = None
     progress_fd: int | None = None
+    streams: RunStreams | None = None  # --out-series / --metrics-port, opened by the CLI
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,11 +246,14 @@ async def _run_engine(
             await _wait_for_agreed_start(state, engine, options.start_at)
         origin = monotonic_of(options.start_at) if options.start_at is not None else None
         began = time.perf_counter() if origin is None else origin
+        # the series rows' `time`: offset 0 is the engine's start (the agreed one, if any)
+        metrics.mark_start(options.start_at)
         async with (
             _live_display(options, title, schedule.duration_s, metrics, origin),
             watching_thresholds(
                 profile.thresholds, metrics, engine, lambda: time.perf_counter() - began
             ) as watch,
+            streaming(options.streams, metrics),
         ):
             outcome = await engine.run()
     state.aborted_by = watch.aborted_by
@@ -440,6 +446,8 @@ def _write(state: _RunState) -> RunResult:
         fail_on_generator_bottleneck=profile.fail_on_generator_bottleneck,
     )
     requested = options.out or default_artifact_path(profile.name, ended_at)
+    if options.streams is not None:  # the series file from the artifact, the final values
+        options.streams.finish(doc, metrics)  # (before the artifact: it appears last)
     path, problem = write_or_fallback(requested, doc)
     exit_code = exit_code_of(doc)
     state.written.append(RunResult(doc, path, exit_code, requested, problem))
