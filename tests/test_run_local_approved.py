@@ -10,7 +10,8 @@ import pytest
 from loadgen.inputs.targets import BUILTIN_LOCAL, Target
 from loadgen.metrics import RunMetrics
 from loadgen.mock.process import LocalMock
-from loadgen.run.runner import RunOptions, _where_429s_came_from
+from loadgen.run.options import RunOptions
+from loadgen.run.runner import _where_429s_came_from
 from tests.run_support import (
     cli,
     profile,

@@ -29,7 +29,8 @@ from loadgen.inputs.profile import load_profile
 from loadgen.inputs.targets import Target
 from loadgen.report.plan_text import render_plan
 from loadgen.results.artifact import read_artifact
-from loadgen.run.runner import RunOptions, run_profile
+from loadgen.run.options import RunOptions
+from loadgen.run.runner import run_profile
 from tests.fault_servers import Reply, SeenRequest, responder
 from tests.run_support import (
     CliResult,

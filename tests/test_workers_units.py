@@ -18,7 +18,7 @@ from loadgen.cli.arguments import load_plan
 from loadgen.cli.running import _rate_cap
 from loadgen.metrics import LiveSnapshot
 from loadgen.results.artifact import validate_artifact
-from loadgen.run.runner import RunOptions
+from loadgen.run.options import RunOptions
 from loadgen.run.supervisor import Worker
 from loadgen.run.worker_progress import (
     EMPTY_SNAPSHOT,

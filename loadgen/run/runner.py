@@ -12,73 +12,40 @@ import contextlib
 import dataclasses
 import gc
 import resource
-import sys
 import time
 from collections.abc import AsyncIterator, Coroutine, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from loadgen import interrupts
 from loadgen.arrivals.mix import ScenarioMix
 from loadgen.arrivals.plan import Plan
-from loadgen.arrivals.schedule import FULL_SEGMENT, ExecutionSegment, Schedule
+from loadgen.arrivals.schedule import Schedule
 from loadgen.errors import ExitCode, LoadgenError
 from loadgen.guard.runtime import RetryBackoff, SafetyMonitor
 from loadgen.inputs.models import Profile
-from loadgen.inputs.redact import redact_urls
 from loadgen.inputs.targets import Target
 from loadgen.metrics import RunMetrics
-from loadgen.report.live import DisplayMode, show_progress
-from loadgen.results.artifact import build_artifact, default_artifact_path, generator_verdict
-from loadgen.results.output import write_or_fallback
-from loadgen.results.status import exit_code_of
+from loadgen.report.live import show_progress
 from loadgen.run.clock import MonotonicClock
 from loadgen.run.cpuwatch import CpuWatch
 from loadgen.run.engine import Engine, EngineConfig, EngineOutcome
+from loadgen.run.options import RunOptions, RunResult
 from loadgen.run.ratecap import RateCap
 from loadgen.run.signals import signals_stopping
-from loadgen.run.startat import monotonic_of, start_facts, wait_for_start
+from loadgen.run.startat import monotonic_of, wait_for_start
 from loadgen.run.streaming import streaming
 from loadgen.run.thresholdwatch import watching_thresholds
 from loadgen.run.worker_progress import emit_progress
+from loadgen.run.writing import RunState, observed_of, responses_of, write_results
 from loadgen.scenarios import ScenarioSet
-from loadgen.thresholds.evaluate import evaluate as evaluate_thresholds
 from loadgen.transport import Transport
 from loadgen.transport.factory import make_transport
 
 if TYPE_CHECKING:
     from loadgen.mock.process import LocalMock
-    from loadgen.run.streaming import RunStreams
 
 MOCK_NOT_STARTED = "local://not-started"  # the `local` target's URL in a run that ended first
-
-
-@dataclass(frozen=True, slots=True)
-class RunOptions:
-    out: Path | None = None
-    grace_s: float = 5.0
-    display: DisplayMode = "quiet"
-    segment: ExecutionSegment = FULL_SEGMENT
-    seed: int = 0
-    rate_cap: float | None = None  # requests/s incl. retries (the approved or allowed peak)
-    start_at: datetime | None = None  # offset 0 agreed with a fleet (`--start-at`), UTC
-    segment_text: str | None = None  # `--segment` as given, for the artifact
-    # a worker of `--workers N` (loadgen/run/workers.py): the parent's embedded mock, and
-    # the pipe its progress goes to instead of a display
-    local_url: str | None = None
-    progress_fd: int | None = None
-    streams: RunStreams | None = None  # --out-series / --metrics-port, opened by the CLI
-
-
-@dataclass(frozen=True, slots=True)
-class RunResult:
-    doc: dict[str, Any]
-    path: Path  # where the artifact is
-    exit_code: ExitCode  # by the run's status
-    requested: Path  # where it was asked for (`--out` or the default)
-    not_there_because: str | None = None  # set when `path` is the fallback, not `requested`
 
 
 def run_profile(plan: Plan, options: RunOptions) -> RunResult:
@@ -119,52 +86,23 @@ def _mock_rps_limit(target: Target, options: RunOptions) -> float:
     return options.rate_cap or target.limits.workspace_rps_limit
 
 
-@dataclass(slots=True)
-class _RunState:
-    """What one run accumulates, so that any ending can write the artifact from it."""
-
-    plan: Plan
-    options: RunOptions
-    metrics: RunMetrics
-    url: str
-    written: list[RunResult]  # the artifact once written, for whoever outlives the loop
-    outcome: EngineOutcome = field(default_factory=EngineOutcome)
-    observed: dict[str, Any] | None = None
-    aborted_by: str | None = None  # the abort_on_fail threshold that stopped the run
-    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    cpu_before: resource.struct_rusage = field(
-        default_factory=lambda: resource.getrusage(resource.RUSAGE_SELF)
-    )
-    wall_before: float = field(default_factory=time.perf_counter)
-    cpu: CpuWatch = field(default_factory=CpuWatch)
-    notes: dict[str, Any] = field(default_factory=dict)  # what the scenarios counted
-
-    @property
-    def profile(self) -> Profile:
-        return self.plan.profile
-
-    @property
-    def target(self) -> Target:
-        return self.plan.target
-
-
 async def _run_to_artifact(plan: Plan, options: RunOptions, written: list[RunResult]) -> RunResult:
     """The run, with its artifact written however it ends: completed, stopped, or crashed."""
     target = plan.target
     metrics = RunMetrics([s.name for s in plan.profile.scenarios])
     url = MOCK_NOT_STARTED if target.is_local else target.url  # until the mock has its port
-    state = _RunState(plan, options, metrics, url, written)
+    state = RunState(plan, options, metrics, url, written)
     try:
         await _settled(_run_with_resources(state))
     except (asyncio.CancelledError, KeyboardInterrupt):  # a second Ctrl-C before the engine ran
         state.outcome.status, state.outcome.reason = "interrupted", _interrupted_reason(state)
-        return _write(state)
+        return write_results(state)
     except Exception as exc:  # a crash still writes a valid artifact, then re-raises
         reason = str(exc) if isinstance(exc, LoadgenError) else f"internal error: {exc!r}"
         state.outcome.status, state.outcome.reason = "aborted", reason
-        _write(state)
+        write_results(state)
         raise
-    return _write(state)
+    return write_results(state)
 
 
 async def _settled(work: Coroutine[Any, Any, None]) -> None:
@@ -176,12 +114,12 @@ async def _settled(work: Coroutine[Any, Any, None]) -> None:
         interrupts.settle()
 
 
-def _interrupted_reason(state: _RunState) -> str:
+def _interrupted_reason(state: RunState) -> str:
     when = "" if state.metrics.snapshot().started else " before the first request"
     return f"interrupted by {interrupts.pending() or 'SIGINT'}{when}"
 
 
-async def _run_with_resources(state: _RunState) -> None:
+async def _run_with_resources(state: RunState) -> None:
     """The run with what it holds open around the engine: the target (the embedded mock for
     `local`), the scenarios, the transport and the CPU watch, each closed however it ends."""
     profile, target, options = state.profile, state.target, state.options
@@ -216,7 +154,7 @@ async def _run_with_resources(state: _RunState) -> None:
                 "replay_skipped": scenarios.replay_skipped,
             }
         if mock is not None:
-            state.observed = _observed_of(mock, responses_of(state.metrics))
+            state.observed = observed_of(mock, responses_of(state.metrics))
 
 
 @contextlib.asynccontextmanager
@@ -231,7 +169,7 @@ async def _watching_cpu(cpu: CpuWatch) -> AsyncIterator[None]:
 
 
 async def _run_engine(
-    state: _RunState, schedule: Schedule, scenarios: ScenarioSet, transport: Transport
+    state: RunState, schedule: Schedule, scenarios: ScenarioSet, transport: Transport
 ) -> EngineOutcome:
     """The engine's run under the live display and loadgen's signal handlers; a safety stop
     on 429s says whose limit they were."""
@@ -262,7 +200,7 @@ async def _run_engine(
     return outcome
 
 
-async def _wait_for_agreed_start(state: _RunState, engine: Engine, agreed: datetime) -> None:
+async def _wait_for_agreed_start(state: RunState, engine: Engine, agreed: datetime) -> None:
     """Wait for a start ahead (a stop ends it; the engine then sends nothing). `started_at`
     is then the agreed start, the series' second 0; after a wait, the wall time and CPU
     count from it too, so the rates are not diluted by the wait."""
@@ -363,92 +301,3 @@ def _gc_frozen() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
-
-
-def responses_of(metrics: RunMetrics) -> int:
-    """The responses loadgen got (any status), to set against what the mock received."""
-    return sum(metrics.snapshot().status.values())
-
-
-def _observed_of(mock: LocalMock, answered: int) -> dict[str, Any]:
-    """The mock's own counts; a mock that died no longer answers, which the artifact says
-    (the run's results stand: this was a crash of the mock, not of the run)."""
-    try:
-        stats = mock.stats()
-    except (OSError, RuntimeError) as exc:
-        return {"difference": f"the embedded mock did not report its counts: {exc}"}
-    return _observed(stats, answered)
-
-
-def _observed(stats: dict[str, Any], answered: int) -> dict[str, Any]:
-    """What the embedded mock says it received, next to what loadgen says it sent."""
-    received = int(stats.get("requests_total", 0))
-    difference = received - answered
-    verdict = "no difference" if difference == 0 else f"{difference:+,} requests"
-    return {
-        "requests_received": received,
-        "requests_answered_by_loadgen": answered,
-        "accepted_events": int(stats.get("events_accepted", 0)),
-        "ordering_violations": int(stats.get("ordering_violations", 0)),
-        "overflow_events": int(stats.get("overflow_events", 0)),
-        "by_status": stats.get("responses_by_status", {}),
-        "difference": f"mock received {received:,}, loadgen got {answered:,} responses: {verdict}",
-    }
-
-
-def _write(state: _RunState) -> RunResult:
-    profile, target, options = state.profile, state.target, state.options
-    metrics, outcome, cpu_before = state.metrics, state.outcome, state.cpu_before
-    ended_at = datetime.now(UTC)
-    cpu_after = resource.getrusage(resource.RUSAGE_SELF)
-    wall = max(time.perf_counter() - state.wall_before, 1e-9)
-    cpu_s = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
-    cpu_percent = 100.0 * cpu_s / wall
-    metrics.flush()
-    lag_p99 = metrics.lag_percentile_ms(99.0)
-    snap = metrics.snapshot()
-    bottleneck, reason = generator_verdict(
-        cpu_percent,
-        lag_p99,
-        cpu_peak_percent=state.cpu.peak_percent,
-        # a late start's skipped arrivals are not the generator's doing
-        dropped_share=(snap.dropped - outcome.skipped_late) / snap.planned if snap.planned else 0.0,
-    )
-    if not snap.planned:  # stopped while starting: start-up CPU says nothing about a load
-        bottleneck, reason = False, None
-    target_doc: dict[str, Any] = {"name": target.name, "url": state.url}
-    if state.observed is not None:
-        target_doc["observed"] = state.observed
-    reason_text = outcome.reason
-    if outcome.unfinished:
-        reason_text = f"{reason_text or outcome.status}; {outcome.unfinished} requests unfinished"
-    doc = build_artifact(
-        metrics=metrics,
-        status=outcome.status,
-        status_reason=redact_urls(reason_text) if reason_text else None,
-        profile={"name": profile.name, "path": str(profile.path), "hash": profile.content_hash},
-        target=target_doc,
-        started_at=state.started_at,
-        ended_at=ended_at,
-        duration_s=wall,
-        generator={"cpu_percent": cpu_percent, "bottleneck": bottleneck, "reason": reason},
-        run={
-            **start_facts(options.segment, options.segment_text, options.start_at, outcome),
-            "seed": options.seed,
-            "python": sys.version.split()[0],
-            **state.notes,
-        },
-    )
-    doc["thresholds"] = evaluate_thresholds(
-        profile.thresholds,
-        doc,
-        aborted_by=state.aborted_by,
-        fail_on_generator_bottleneck=profile.fail_on_generator_bottleneck,
-    )
-    requested = options.out or default_artifact_path(profile.name, ended_at)
-    if options.streams is not None:  # the series file from the artifact, the final values
-        options.streams.finish(doc, metrics)  # (before the artifact: it appears last)
-    path, problem = write_or_fallback(requested, doc)
-    exit_code = exit_code_of(doc)
-    state.written.append(RunResult(doc, path, exit_code, requested, problem))
-    return state.written[-1]

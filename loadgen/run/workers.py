@@ -35,8 +35,10 @@ from loadgen.inputs.redact import redact_urls
 from loadgen.results.artifact import ResultsError, default_artifact_path, read_artifact
 from loadgen.results.output import DEFAULT_DIR, write_or_fallback
 from loadgen.results.status import exit_code_of
-from loadgen.run.runner import RunOptions, RunResult, _observed_of, _target_url
+from loadgen.run.options import RunOptions, RunResult
+from loadgen.run.runner import _target_url
 from loadgen.run.supervisor import Worker, supervise
+from loadgen.run.writing import observed_of
 
 if TYPE_CHECKING:
     from loadgen.results.status import RunStatus
@@ -134,7 +136,7 @@ def run_workers(job: WorkersJob) -> RunResult:
         docs = _parts(workers)
         if mock is not None:
             answered = sum(sum(d["totals"]["status"].values()) for _, d in docs)
-            observed = _observed_of(mock, answered)
+            observed = observed_of(mock, answered)
     doc = _merged(job, docs, workers, url, started_at, problems)
     if observed is not None:
         doc["target"]["observed"] = observed
