@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +38,8 @@ if TYPE_CHECKING:
     from loadgen.arrivals.schedule import ExecutionSegment
     from loadgen.guard.rules import Verdict
     from loadgen.report.stats import Stat
-    from loadgen.run.runner import RunOptions, RunResult
+    from loadgen.run.options import RunOptions, RunResult
+    from loadgen.run.streaming import StreamOptions
 
 MAX_SEED = 2**64 - 1  # the artifact stores it as a JSON integer, at most 64 bits
 
@@ -145,7 +147,7 @@ def run(
 ) -> None:
     """Run PROFILE against a target and write the JSON results artifact."""
     from loadgen.report.live import choose_mode
-    from loadgen.run.runner import RunOptions
+    from loadgen.run.options import RunOptions
     from loadgen.run.streaming import StreamOptions, open_streams
 
     stats = reporting.summary_stats(stats_text)  # a usage error before anything else
@@ -159,34 +161,53 @@ def run(
     verdict = _checked_before_sending(resolved, chosen, segment, dry_run, out, html)
     if verdict is None:  # a dry run: done
         return
-    wanted = StreamOptions(out_series, metrics_port, metrics_host, metrics_allow_remote)
+    wanted = _streams(
+        count, StreamOptions(out_series, metrics_port, metrics_host, metrics_allow_remote)
+    )
+    options = RunOptions(
+        out=out,
+        grace_s=grace,
+        display=choose_mode(quiet),
+        segment=chosen,
+        seed=seed,
+        rate_cap=_rate_cap(verdict.rate_cap, worker_rate_cap),
+        start_at=agreed,
+        segment_text=segment.strip(),
+        local_url=worker_url,
+        progress_fd=worker_progress_fd,
+    )
+    with open_streams(wanted) as streams:  # a port in use or a bad path: exit 2, nothing sent
+        launched = dataclasses.replace(options, streams=streams)
+        _launch(resolved, launched, (count, target, targets), html, stats)
+
+
+def _streams(count: int, wanted: StreamOptions) -> StreamOptions:
     if count > 1 and wanted.wanted:
         fail(
             "usage: --out-series and --metrics-port follow one process; with --workers, "
             "read the merged artifact's series instead (loadgen report, docs/dashboards.md)",
             ExitCode.USAGE,
         )
-    with open_streams(wanted) as streams:  # a port in use or a bad path: exit 2, nothing sent
-        options = RunOptions(
-            out=out,
-            grace_s=grace,
-            display=choose_mode(quiet),
-            segment=chosen,
-            seed=seed,
-            rate_cap=_rate_cap(verdict.rate_cap, worker_rate_cap),
-            start_at=agreed,
-            segment_text=segment.strip(),
-            local_url=worker_url,
-            progress_fd=worker_progress_fd,
-            streams=streams,
-        )
-        if count > 1:
-            from loadgen.run.workers import WorkersJob, run_workers
+    return wanted
 
-            job = WorkersJob(resolved, options, count, target, targets)
-            _report(run_workers(job), html, stats)
-        else:
-            _run_one(resolved, options, html, stats)
+
+def _launch(
+    resolved: Plan,
+    options: RunOptions,
+    workers: tuple[int, str, Path | None],
+    html: Path | None,
+    stats: tuple[Stat, ...] | None,
+) -> None:
+    """One process, or `workers` (count, `--target` and `--targets` as given, for their
+    command lines) each running its segment, then the one summary."""
+    count, target, targets = workers
+    if count == 1:
+        _run_one(resolved, options, html, stats)
+        return
+    from loadgen.run.workers import WorkersJob, run_workers
+
+    job = WorkersJob(resolved, options, count, target, targets)
+    _report(run_workers(job), html, stats)
 
 
 def _checked_before_sending(
