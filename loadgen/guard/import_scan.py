@@ -186,11 +186,14 @@ def _customerio(record: dict[str, Any]) -> tuple[object, object, Category]:
     return key, name, category
 
 
-def scan(path: Path, fmt: str | None = None) -> ImportScan:
+def scan(
+    path: Path, fmt: str | None = None, *, exact_ids: int = EXACT_IDS, candidates: int = CANDIDATES
+) -> ImportScan:
     """Stream `path` once (twice when the ids outgrow exact counting) and count."""
     chosen = detect_format(path, fmt)
     with _RecordsOf(path, chosen) as (size, records):
         result = ImportScan(display_path(path), chosen, size)
+        result.ids = HeavyHitters(exact_ids, candidates)
         for line, record in records:
             _count(result, line, record)
     if result.records == 0:
