@@ -86,7 +86,18 @@ def brief(
 
         if profile is not None or events is None:
             fail("usage: give a PROFILE or --import EVENTS (one of them)", ExitCode.USAGE)
-        _write(out, brief_text(events, target, targets, fmt, batch_size or 100, rate, as_json))
+        _write(
+            out,
+            brief_text(
+                events,
+                target,
+                targets,
+                fmt,
+                100 if batch_size is None else batch_size,
+                rate,
+                as_json,
+            ),
+        )
         return
     if fmt is not None or batch_size is not None or rate is not None or as_json:
         fail("usage: --format, --batch-size, --rate and --json go with --import", ExitCode.USAGE)
