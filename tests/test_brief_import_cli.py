@@ -176,3 +176,15 @@ def test_bad_input_is_a_clear_error(
     assert done.returncode == code, done.explain()
     assert message in done.stderr, done.explain()
     assert "Traceback" not in done.stderr
+
+
+def test_brief_import_imports_no_engine_transport_rich_jsonschema_or_cryptography(
+    tmp_path: Path, events: Path
+) -> None:
+    from tests.test_startup_imports import LOADGEN_NOT_FOR_LINT, NOT_FOR_LINT, loaded_by, offending
+
+    code, modules = loaded_by(tmp_path, "brief", "--import", str(events), "--json")
+    assert code == 0
+    assert "loadgen.guard.import_scan" in modules  # the probe ran the import brief
+    assert offending(modules, NOT_FOR_LINT) == []
+    assert offending(modules, LOADGEN_NOT_FOR_LINT) == []
