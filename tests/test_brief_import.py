@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from loadgen.errors import UsageError
 from loadgen.guard.import_brief import build, render, to_json
 from loadgen.guard.import_scan import (
+    Bursts,
     HeavyHitters,
     ImportScan,
     ImportScanError,
@@ -259,7 +260,8 @@ def test_hot_ids_at_the_rate(
     result = scanned(tmp_path, {"a": 150, "b": 50})
     brief = build(result, api_target(api, rps=1000, hot=50), batch, rate)
     _, hot = brief.hot_ids()
-    assert [key for key, _, _ in hot] == hot_ids
+    assert [h.distinct_id for h in hot] == hot_ids
+    assert all(h.busiest_second is None for h in hot)  # not measured: the mean decides
 
 
 def test_posthog_historical_batches_never_overflow(tmp_path: Path) -> None:
@@ -288,3 +290,58 @@ def test_a_rate_above_the_workspace_limit_needs_an_approval(tmp_path: Path) -> N
 def test_bad_options(tmp_path: Path, batch: int, rate: float | None, why: str) -> None:
     with pytest.raises(UsageError, match=why):
         build(scanned(tmp_path, {"a": 1}), BUILTIN_LOCAL, batch, rate)
+
+
+@pytest.mark.parametrize(
+    ("keys", "window", "over", "peak"),
+    [
+        # grouped: a's three records are adjacent, so a window of 3 holds them all
+        ("aaabbb", 3, 1, {"a": 3, "b": 3}),
+        # interleaved: no window of 3 holds more than 2 of either
+        ("ababab", 3, 1, {"a": 2, "b": 2}),
+        # only ids above `over` are kept
+        ("aabccc", 3, 2, {"c": 3}),
+        # a window of 1 holds one record: nobody is above 1
+        ("aaaa", 1, 1, {}),
+        # the window slides: a's two bursts of 2 never meet in a window of 3
+        ("aabbaa", 3, 1, {"a": 2, "b": 2}),
+    ],
+)
+def test_bursts_are_the_busiest_window(
+    keys: str, window: int, over: int, peak: dict[str, int]
+) -> None:
+    bursts = Bursts(window, over)
+    for key in keys:
+        bursts.add(key)
+    assert bursts.peak == peak
+
+
+@given(st.lists(st.sampled_from("abcd"), max_size=200), st.integers(1, 12))
+def test_bursts_equal_a_brute_force_max(keys: list[str], window: int) -> None:
+    bursts = Bursts(window, 0)
+    for key in keys:
+        bursts.add(key)
+    brute: dict[str, int] = {}
+    for end in range(1, len(keys) + 1):
+        for key, n in Counter(keys[max(0, end - window) : end]).items():
+            brute[key] = max(brute.get(key, 0), n)
+    assert bursts.peak == brute
+
+
+def test_a_grouped_file_is_hot_in_its_busiest_second(tmp_path: Path) -> None:
+    # 20 users x 50 events at 10 req/s x 10 = 100 events/s, threshold 40 events/s: each
+    # user's mean is 5 % x 100 = 5 events/s, far under 40 ...
+    grouped = [{"event": "e", "distinct_id": f"u{u:02d}"} for u in range(20) for _ in range(50)]
+    interleaved = [{"event": "e", "distinct_id": f"u{i % 20:02d}"} for i in range(1000)]
+    found = {}
+    for name, records in (("grouped", grouped), ("interleaved", interleaved)):
+        result = scan(
+            write_ndjson(tmp_path / f"{name}.ndjson", records), burst_window=100, burst_over=40
+        )
+        found[name] = build(result, api_target("segment", hot=40), 10, 10).hot_ids()[1]
+    # ... but grouped by user, its 50 adjacent records go out within one second: above 40
+    assert len(found["grouped"]) == 20
+    assert all(h.busiest_second == 50 for h in found["grouped"])
+    assert all(h.mean_events_per_s == pytest.approx(5) for h in found["grouped"])
+    # interleaved, a second of 100 records holds 5 of each user: nobody is hot
+    assert found["interleaved"] == []

@@ -24,7 +24,7 @@ import orjson
 from loadgen.apis import RULES, ApiRules
 from loadgen.durations import format_duration
 from loadgen.errors import UsageError
-from loadgen.guard.import_scan import ImportScan, detect_format
+from loadgen.guard.import_scan import MAX_BURST_IDS, ImportScan, detect_format
 from loadgen.guard.import_scan import scan as scan_file
 from loadgen.inputs.redact import redact_url
 from loadgen.inputs.targets import Target, load_targets, resolve_target
@@ -51,6 +51,16 @@ class Batching:
 
 
 @dataclass(frozen=True, slots=True)
+class Hot:
+    """A distinct_id the overflow limiter would see above its threshold."""
+
+    distinct_id: str
+    events: int
+    mean_events_per_s: float  # its share of the file at the rate
+    busiest_second: int | None  # events in its busiest second in file order, if measured
+
+
+@dataclass(frozen=True, slots=True)
 class ImportBrief:
     scan: ImportScan
     target: Target
@@ -62,16 +72,25 @@ class ImportBrief:
     def needs_approval(self) -> bool:
         return self.rate > self.target.limits.workspace_rps_limit * (1 + 1e-9)
 
-    def hot_ids(self) -> tuple[float, list[tuple[str, int, float]]]:
-        """(events/s, [(id, events, events/s)]) of the ids above the overflow threshold
-        at the fastest batching the overflow limiter applies to (PostHog's historical
-        batches are exempt): those ids may lose their ordering."""
+    def hot_ids(self) -> tuple[float, list[Hot]]:
+        """(events/s, the ids above the overflow threshold at that rate): those ids may
+        lose their ordering. The rate is the fastest batching the overflow limiter applies
+        to (PostHog's historical batches are exempt). An id is hot when its busiest second,
+        sent in file order, is above the threshold (`scan.bursts`), or without that
+        measurement when its mean rate is."""
         counted = [b for b in self.batching if not b.exempt_from_overflow] or self.batching
         rate = max(b.events_per_s for b in counted)
         total, limit = self.scan.records, self.target.limits.hot_user_events_per_s
+        counts = self.scan.ids.counts
+        if self.scan.bursts is not None:
+            peaks = self.scan.bursts.peak
+            ranked = sorted(peaks.items(), key=lambda kv: (-kv[1], kv[0]))
+            return rate, [
+                Hot(k, counts.get(k, 0), rate * counts.get(k, 0) / total, n) for k, n in ranked
+            ]
         hot = [
-            (key, n, rate * n / total)
-            for key, n in self.scan.ids.top(len(self.scan.ids.counts))
+            Hot(key, n, rate * n / total, None)
+            for key, n in self.scan.ids.top(len(counts))
             if rate * n / total > limit
         ]
         return rate, hot
@@ -92,7 +111,14 @@ def brief_text(
     searched = targets_file_candidates(events, targets)
     target = resolve_target(target_name, load_targets(source), source, searched)
     check_options(batch_size, rate)  # before streaming what may be gigabytes
-    brief = build(scan_file(events, detect_format(events, fmt)), target, batch_size, rate)
+    allowed = rate if rate is not None else target.limits.workspace_rps_limit
+    scanned = scan_file(
+        events,
+        detect_format(events, fmt),
+        burst_window=math.floor(allowed * batch_size),  # records sent per second, at most
+        burst_over=math.floor(target.limits.hot_user_events_per_s),
+    )
+    brief = build(scanned, target, batch_size, rate)
     if as_json:
         return orjson.dumps(to_json(brief), option=orjson.OPT_INDENT_2).decode()
     return render(brief)
@@ -274,25 +300,38 @@ def _variance(scan: ImportScan) -> str:
 def _overflow(brief: ImportBrief) -> str:
     rate, hot = brief.hot_ids()
     limit = brief.target.limits.hot_user_events_per_s
+    measured = brief.scan.bursts is not None
+    how = (
+        f"in its busiest second (records sent in file order at up to "
+        f"{brief.scan.bursts.window:,} per second)"
+        if brief.scan.bursts is not None
+        else f"on average (more than {limit / rate:.3%} of the events)"
+    )
     head = (
         f"## Hot distinct_ids (ordering)\n\nAt {rate:,.6g} events/s, a distinct_id with more "
-        f"than {limit / rate:.3%} of the events arrives faster than the per-distinct_id "
-        f"overflow threshold of {limit:g} events/s, and the pipeline may relax its ordering."
+        f"than {limit:g} events {how} is above the per-distinct_id overflow threshold of "
+        f"{limit:g} events/s, and the pipeline may relax its ordering."
     )
     exempt = [RULES[b.api].title for b in brief.batching if b.exempt_from_overflow]
-    note = (
-        f" {', '.join(exempt)} historical_migration batches go to their own topic and never "
-        "overflow: the list applies to the other APIs."
-        if exempt and len(exempt) < len(brief.batching)
-        else ""
-    )
+    note = ""
     if exempt and len(exempt) == len(brief.batching):
         note = " PostHog historical_migration batches never overflow: none loses ordering."
+    elif exempt:
+        note = (
+            f" {', '.join(exempt)} historical_migration batches go to their own topic and "
+            "never overflow: the list applies to the other APIs."
+        )
     if not hot:
         return f"{head}{note}\n\nNo distinct_id is above it."
-    rows: list[list[object]] = [[key, f"{n:,}", f"{r:,.4g}"] for key, n, r in hot]
-    table = _table(["distinct_id", "events", "events/s at that rate"], rows)
-    return f"{head}{note}\n\n{len(hot):,} distinct_id(s) above it:\n\n{table}"
+    rows: list[list[object]] = []
+    for h in hot:
+        row: list[object] = [h.distinct_id, f"{h.events:,}", f"{h.mean_events_per_s:,.4g}"]
+        rows.append([*row, f"{h.busiest_second:,}"] if measured else row)
+    head_row = ["distinct_id", "events", "mean events/s"]
+    head_row += ["events in its busiest second"] if measured else []
+    table = _table(head_row, rows)
+    more = " (the first 10,000)" if len(hot) >= MAX_BURST_IDS else ""
+    return f"{head}{note}\n\n{len(hot):,} distinct_id(s) above it{more}:\n\n{table}"
 
 
 def _malformed(scan: ImportScan) -> str:
@@ -344,5 +383,8 @@ def to_json(brief: ImportBrief) -> dict[str, Any]:
             for b in brief.batching
         ],
         "overflow_events_per_s": rate,
-        "hot_distinct_ids": [{"distinct_id": k, "events": n} for k, n, _ in hot],
+        "hot_distinct_ids": [
+            {"distinct_id": h.distinct_id, "events": h.events, "busiest_second": h.busiest_second}
+            for h in hot
+        ],
     }

@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import math
 import os
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,8 @@ NAME_CANDIDATES = 200
 EVENT_LIMITS = tuple(
     sorted({lim.event_bytes for rules in RULES.values() for lim in rules.limits.values()})
 )  # ascending
+MAX_BURST_WINDOW = 200_000  # records; beyond, the window alone would take ~25 MB
+MAX_BURST_IDS = 10_000  # the hot ids remembered with their busiest second
 MALFORMED_SHOWN = 20  # the brief lists the first ones, as file:line
 # Names that merge persons: the handbook's "identify / alias / merge" call-outs.
 _POSTHOG_CATEGORY: dict[str, Category] = {
@@ -107,6 +110,36 @@ class HeavyHitters:
         return sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
 
 
+class Bursts:
+    """Each distinct_id's most events within `window` consecutive records. Sent in file
+    order at `window` records per second, that is its busiest second: the rate the overflow
+    limiter sees, which a file grouped by user or by time makes far above the id's mean.
+    Only ids above `over` are kept (at most MAX_BURST_IDS of them)."""
+
+    __slots__ = ("_counts", "_ids", "over", "peak", "window")
+
+    def __init__(self, window: int, over: int) -> None:
+        self.window, self.over = window, over
+        self._ids: deque[str] = deque()
+        self._counts: dict[str, int] = {}
+        self.peak: dict[str, int] = {}
+
+    def add(self, key: str) -> None:
+        ids, counts = self._ids, self._counts
+        if len(ids) == self.window:  # the oldest record leaves the window
+            old = ids.popleft()
+            left = counts[old] - 1
+            if left:
+                counts[old] = left
+            else:
+                del counts[old]
+        ids.append(key)
+        n = counts[key] = counts.get(key, 0) + 1
+        peak = self.peak
+        if n > self.over and n > peak.get(key, 0) and (key in peak or len(peak) < MAX_BURST_IDS):
+            peak[key] = n
+
+
 @dataclass(slots=True)
 class ImportScan:
     """Everything the brief says about the file; counts in `ids`/`names` are exact."""
@@ -126,6 +159,7 @@ class ImportScan:
     ids: HeavyHitters = field(default_factory=lambda: HeavyHitters(EXACT_IDS, CANDIDATES))
     names: HeavyHitters = field(default_factory=lambda: HeavyHitters(EXACT_NAMES, NAME_CANDIDATES))
     passes: int = 1
+    bursts: Bursts | None = None  # measured when the rate is known (`burst_window`)
     # Records above each per-event size limit of the API table (bytes -> count): an API
     # rejects them, so the importer dead-letters them.
     oversize: dict[int, int] = field(default_factory=lambda: dict.fromkeys(EVENT_LIMITS, 0))
@@ -187,13 +221,23 @@ def _customerio(record: dict[str, Any]) -> tuple[object, object, Category]:
 
 
 def scan(
-    path: Path, fmt: str | None = None, *, exact_ids: int = EXACT_IDS, candidates: int = CANDIDATES
+    path: Path,
+    fmt: str | None = None,
+    *,
+    exact_ids: int = EXACT_IDS,
+    candidates: int = CANDIDATES,
+    burst_window: int = 0,
+    burst_over: int = 0,
 ) -> ImportScan:
-    """Stream `path` once (twice when the ids outgrow exact counting) and count."""
+    """Stream `path` once (twice when the ids outgrow exact counting) and count; with a
+    `burst_window` (records sent per second) also each id's busiest second above
+    `burst_over` events (none can be above it when the window is not larger)."""
     chosen = detect_format(path, fmt)
     with _RecordsOf(path, chosen) as (size, records):
         result = ImportScan(display_path(path), chosen, size)
         result.ids = HeavyHitters(exact_ids, candidates)
+        if burst_over < burst_window <= MAX_BURST_WINDOW:
+            result.bursts = Bursts(burst_window, burst_over)
         for line, record in records:
             _count(result, line, record)
     if result.records == 0:
@@ -223,6 +267,8 @@ def _count(result: ImportScan, line: int, record: dict[str, Any] | str) -> None:
     result.categories[summary.category] = result.categories.get(summary.category, 0) + 1
     result.ids.add(summary.distinct_id)
     result.names.add(summary.event)
+    if result.bursts is not None:
+        result.bursts.add(summary.distinct_id)
     ts = summary.timestamp
     if ts is None:
         result.undated += 1
@@ -234,6 +280,8 @@ def _count(result: ImportScan, line: int, record: dict[str, Any] | str) -> None:
 def _exact_pass(path: Path, result: ImportScan) -> None:
     """Count exactly the candidates the summaries kept: their counts are then the truth."""
     ids = dict.fromkeys(result.ids.counts, 0)
+    if result.bursts is not None:  # a bursty id need not be frequent overall
+        ids.update(dict.fromkeys(result.bursts.peak, 0))
     names = dict.fromkeys(result.names.counts, 0)
     with _RecordsOf(path, result.fmt) as (_, records):
         for _line, record in records:
