@@ -276,6 +276,12 @@ def test_a_rate_above_the_workspace_limit_needs_an_approval(tmp_path: Path) -> N
     over = build(result, api_target("segment"), 100, 150)
     assert over.needs_approval and to_json(over)["needs_approval"] is True
     assert "above the workspace limit of 100 req/s" in render(over)
+    production = Target(
+        "prod", "https://capture.example.com", "segment", "auto", "production", limits=GuardLimits()
+    )
+    in_production = build(result, production, 100, 10)
+    assert in_production.needs_approval  # whatever the rate
+    assert "every import into a production target" in render(in_production)
 
 
 @pytest.mark.parametrize(

@@ -70,7 +70,9 @@ class ImportBrief:
 
     @property
     def needs_approval(self) -> bool:
-        return self.rate > self.target.limits.workspace_rps_limit * (1 + 1e-9)
+        """A peak above the workspace limit, or any production target (the guard's rules)."""
+        above = self.rate > self.target.limits.workspace_rps_limit * (1 + 1e-9)
+        return above or self.target.environment == "production"
 
     def hot_ids(self) -> tuple[float, list[Hot]]:
         """(events/s, the ids above the overflow threshold at that rate): those ids may
@@ -207,6 +209,14 @@ def _header(brief: ImportBrief) -> str:
         ["rate", f"{brief.rate:g} requests/s: {guard}"],
         ["batch size asked", brief.asked_batch],
     ]
+    if target.environment == "production":  # as for a load test: GUARD.md's production rule
+        rows.append(
+            [
+                "approval",
+                "**needed**: every import into a production target is"
+                " approved by the pipeline team",
+            ]
+        )
     title = f"# Heads-up: historical import of `{_cell(scan.path)}` into `{target.name}`"
     return f"{title}\n\n{_table(['item', 'value'], rows)}"
 
