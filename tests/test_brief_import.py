@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import tracemalloc
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -351,3 +352,25 @@ def test_a_grouped_file_is_hot_in_its_busiest_second(tmp_path: Path) -> None:
     assert all(h.mean_events_per_s == pytest.approx(5) for h in found["grouped"])
     # interleaved, a second of 100 records holds 5 of each user: nobody is hot
     assert found["interleaved"] == []
+
+
+def peak_bytes_of_scan(path: Path) -> int:
+    tracemalloc.start()
+    try:
+        scan(path, exact_ids=500, candidates=50, burst_window=200, burst_over=100)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_memory_stays_flat_however_many_ids(tmp_path: Path) -> None:
+    # Every record a new distinct_id: the worst case for counting. Past the exact limit,
+    # four times the ids must not take noticeably more memory (a dict would take 4x).
+    def unique_ids(name: str, n: int) -> Path:
+        return write_ndjson(
+            tmp_path / name, [{"event": "e", "distinct_id": f"user-{i:012d}"} for i in range(n)]
+        )
+
+    small = peak_bytes_of_scan(unique_ids("small.ndjson", 10_000))
+    large = peak_bytes_of_scan(unique_ids("large.ndjson", 40_000))
+    assert large < small * 1.5
