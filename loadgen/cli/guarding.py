@@ -45,19 +45,68 @@ def lint(
 
 @errors_to_exit_codes
 def brief(
-    profile: ProfileArg,
+    profile: Annotated[
+        Path | None,
+        typer.Argument(
+            help="The profile TOML file (not with --import).",
+            dir_okay=False,
+            show_default=False,
+            metavar="[PROFILE]",
+        ),
+    ] = None,
     target: TargetOpt = LOCAL,
     targets: TargetsOpt = None,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write the Markdown here.")
     ] = None,
+    events: Annotated[
+        Path | None,
+        typer.Option(
+            "--import", help="Brief a historical import from this NDJSON/CSV file instead."
+        ),
+    ] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="ndjson | csv (default: by extension).")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Records per batch (--import; default 100).")
+    ] = None,
+    rate: Annotated[
+        float | None,
+        typer.Option(help="Requests/s for --import (default: the workspace limit)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of Markdown.")] = False,
 ) -> None:
     """Write the heads-up the pipeline team asks for before a load test or an import."""
     from loadgen.guard.brief import render_brief
     from loadgen.guard.lint import preflight
 
+    if events is not None or profile is None:
+        from loadgen.guard.import_brief import brief_text
+
+        if profile is not None or events is None:
+            fail("usage: give a PROFILE or --import EVENTS (one of them)", ExitCode.USAGE)
+        _write(
+            out,
+            brief_text(
+                events,
+                target,
+                targets,
+                fmt,
+                100 if batch_size is None else batch_size,
+                rate,
+                as_json,
+            ),
+        )
+        return
+    if fmt is not None or batch_size is not None or rate is not None or as_json:
+        fail("usage: --format, --batch-size, --rate and --json go with --import", ExitCode.USAGE)
     resolved = load_plan(profile, target, targets)
     text = render_brief(resolved, preflight(resolved, now=datetime.now(UTC)))
+    _write(out, text)
+
+
+def _write(out: Path | None, text: str) -> None:
     if out is None:
         typer.echo(text)
     else:
