@@ -82,13 +82,15 @@ class HalfRateLimited:
         return True
 
 
-def test_approved_peak_holds_at_the_server_with_retries_on(
-    tmp_path: Path, approver: Approver
-) -> None:
+def capped_run(
+    tmp_path: Path, approver: Approver, hold: str, *extra: str
+) -> tuple[CliResult, HalfRateLimited]:
+    """A 0 -> 100 req/s run approved at 100 against a server answering half its requests 429
+    (retries on, so first attempts and retries ask ~150 req/s): only the cap keeps it at 100."""
     data = profile(
         "capped",
         start_rate=0,
-        stages=[("1s", 100), ("1.5s", 100)],
+        stages=[("1s", 100), (hold, 100)],
         max_in_flight=2000,
         users={"count": 100_000, "skew": 0.0},
         retries={"enabled": True, "max_retries": 1, "max_backoff": "200ms"},
@@ -105,7 +107,14 @@ def test_approved_peak_holds_at_the_server_with_retries_on(
         )
         write_targets(tmp_path, capped=tables)
         sign(approver, path, "capped", 100)
-        result = cli("run", path, "-t", "capped", "--out", tmp_path / "out.json", "--quiet")
+        out = tmp_path / "out.json"
+        return cli("run", path, "-t", "capped", "--out", out, "--quiet", *extra), handler
+
+
+def test_approved_peak_holds_at_the_server_with_retries_on(
+    tmp_path: Path, approver: Approver
+) -> None:
+    result, handler = capped_run(tmp_path, approver, "1.5s")
     assert result.returncode == 0, result.explain()
     doc = read_checked(tmp_path / "out.json")
     totals = doc["totals"]

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.fault_servers import FaultServer
 from tests.run_support import (
     Running,
     child_pid,
@@ -24,10 +23,8 @@ from tests.run_support import (
     wait_for_requests,
     wait_until,
     write_profile,
-    write_targets,
 )
-from tests.run_support import target as target_table
-from tests.test_run_guarded import Approver, HalfRateLimited, approver, sign
+from tests.test_run_guarded import Approver, approver, capped_run
 
 __all__ = ["approver"]  # the module-scoped key pair fixture, shared with test_run_guarded
 
@@ -149,28 +146,8 @@ def test_a_killed_worker_is_named_and_the_others_results_are_kept(tmp_path: Path
 def test_the_approved_peak_holds_at_the_server_with_two_workers(
     tmp_path: Path, approver: Approver
 ) -> None:
-    data = profile(
-        "capped",
-        start_rate=0,
-        stages=[("1s", 100), ("2s", 100)],
-        max_in_flight=2000,
-        users={"count": 100_000, "skew": 0.0},
-        retries={"enabled": True, "max_retries": 1, "max_backoff": "200ms"},
-    )
-    path = write_profile(tmp_path, data)
-    handler = HalfRateLimited()
-    with FaultServer(handler) as server:
-        tables = target_table(
-            server.url,
-            workspace_rps_limit=50,  # below the peak: the run needs the approval
-            trusted_keys=[approver.public_key],
-            max_slope_rps_per_s=100,
-            safety_error_ratio=0.9,  # 50 % 429s is this test's premise, not an outage
-        )
-        write_targets(tmp_path, capped=tables)
-        sign(approver, path, "capped", 100)
-        out = tmp_path / "out.json"
-        result = cli("run", path, "-t", "capped", "--workers", "2", "--out", out, "--quiet")
+    result, handler = capped_run(tmp_path, approver, "2s", "--workers", "2")
+    out = tmp_path / "out.json"
     assert result.returncode == 0, result.explain()
     doc = read_checked(out)
     assert doc["totals"]["retries"] > 0 and doc["totals"]["status"]["429"] > 0

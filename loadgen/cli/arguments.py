@@ -32,6 +32,18 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 # if it took a value; the plain layout shows flags as flags and `--x / --no-x` pairs.
 HELP_MODE = None
 
+
+def sub_app(help_text: str) -> typer.Typer:
+    """A group of subcommands (`loadgen approve …`, `loadgen k8s …`) with the app's help
+    conventions: `-h`, and help shown when no subcommand is given."""
+    return typer.Typer(
+        help=help_text,
+        no_args_is_help=True,
+        context_settings=CONTEXT_SETTINGS,
+        rich_markup_mode=HELP_MODE,
+    )
+
+
 P = ParamSpec("P")
 R = TypeVar("R")
 

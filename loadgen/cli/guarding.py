@@ -9,14 +9,13 @@ from typing import Annotated
 import typer
 
 from loadgen.cli.arguments import (
-    CONTEXT_SETTINGS,
-    HELP_MODE,
     ProfileArg,
     TargetOpt,
     TargetsOpt,
     errors_to_exit_codes,
     fail,
     load_plan,
+    sub_app,
 )
 from loadgen.errors import ExitCode
 from loadgen.inputs.targets import LOCAL
@@ -114,12 +113,7 @@ def _write(out: Path | None, text: str) -> None:
         typer.echo(f"brief written to {out}", err=True)
 
 
-approve_app = typer.Typer(
-    help="Sign and manage the pipeline team's approvals.",
-    no_args_is_help=True,
-    context_settings=CONTEXT_SETTINGS,
-    rich_markup_mode=HELP_MODE,
-)
+approve_app = sub_app("Sign and manage the pipeline team's approvals.")
 
 
 @approve_app.command("keygen")

@@ -10,12 +10,11 @@ from typing import Annotated
 import typer
 
 from loadgen.cli.arguments import (
-    CONTEXT_SETTINGS,
-    HELP_MODE,
     ProfileArg,
     TargetsOpt,
     errors_to_exit_codes,
     load_plan,
+    sub_app,
 )
 from loadgen.durations import DurationError, parse_duration
 from loadgen.errors import UsageError
@@ -23,12 +22,7 @@ from loadgen.inputs.targets_file import find_targets_file
 
 DEFAULT_START_IN = "2m"
 
-k8s_app = typer.Typer(
-    help="Run a profile as a fleet of Kubernetes pods (an Indexed Job).",
-    no_args_is_help=True,
-    context_settings=CONTEXT_SETTINGS,
-    rich_markup_mode=HELP_MODE,
-)
+k8s_app = sub_app("Run a profile as a fleet of Kubernetes pods (an Indexed Job).")
 
 
 @k8s_app.command("render")

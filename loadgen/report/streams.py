@@ -21,6 +21,7 @@ from typing import IO, Any
 import orjson
 
 from loadgen.errors import UsageError
+from loadgen.metrics.series import COUNTER_FIELDS
 
 Row = Mapping[str, Any]
 # the status split as status_<class> columns; its "429" is the status_429 column already
@@ -29,12 +30,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "time",
     "t",
     "scenario",
-    "planned",
-    "started",
-    "completed",
-    "dropped",
-    "status_429",
-    "errors",
+    *COUNTER_FIELDS,  # the series rows' own counters, in their order
     *(f"status_{name}" for name in CSV_STATUS_CLASSES),
     "in_flight",
     "p50_ms",
