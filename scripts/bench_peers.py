@@ -56,12 +56,15 @@ def worker_options(workers: int) -> list[str]:
 @contextlib.contextmanager
 def client_cores(workers: int, client: int, server: int) -> Iterator[int | None]:
     """The core to pin one loadgen to; None with N workers, which (inheriting this
-    process's affinity) get every core but the server's, or all if that leaves none."""
+    process's affinity) get every core but the server's, or every core, the server's
+    included, when the others are fewer than the workers (N workers on one core would
+    measure one core, not N)."""
     if workers == 1:
         yield client
         return
     before = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, (before - {server}) or before)
+    rest = before - {server}
+    os.sched_setaffinity(0, rest if len(rest) >= workers else before)
     try:
         yield None
     finally:
