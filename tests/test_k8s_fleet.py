@@ -38,6 +38,7 @@ PROFILE = profile(
     start_rate=1,
     stages=(("2s", 12), ("3s", 12)),
     scenarios=[scenario("track"), scenario("identify", kind="identify")],
+    thresholds={"http_req_failed": ["rate<0.01"], "http_reqs": ["count>40"]},
 )
 
 
@@ -109,6 +110,11 @@ def test_three_indexed_pods_on_one_machine_merge_into_the_single_run(tmp_path: P
     for name in whole["scenarios"]:
         assert merged["scenarios"][name]["count"] == whole["scenarios"][name]["count"], name
     assert len({read_checked(p)["run"]["start_at_agreed"] for p in parts}) == 1
+    # one verdict for the fleet: `count>40` fails on every part (~16 each: the pods still
+    # exit 0, --no-thresholds-exit) and holds on the merged 49
+    assert all(not read_checked(p)["thresholds"][1]["passed"] for p in parts)
+    assert [t["passed"] for t in merged["thresholds"]] == [True, True]
+    assert cli("check", merged_path, "-q").returncode == 0
 
     plan = load_plan(path, "shared", tmp_path / "targets.toml")
     sliced = Counter(

@@ -84,6 +84,14 @@ MetricsRemoteOpt = Annotated[
         help="Let --metrics-host be a non-loopback address (open to the network).",
     ),
 ]
+NoThresholdsExitOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-thresholds-exit",
+        help="Record the thresholds but do not exit 99 when they fail: for one slice of a "
+        "fleet, whose verdict `loadgen merge` gives.",
+    ),
+]
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Show the guard's verdict and the plan; send nothing.")
 ]
@@ -144,6 +152,7 @@ def run(
     metrics_port: MetricsPortOpt = None,
     metrics_host: MetricsHostOpt = "127.0.0.1",
     metrics_allow_remote: MetricsRemoteOpt = False,
+    no_thresholds_exit: NoThresholdsExitOpt = False,
 ) -> None:
     """Run PROFILE against a target and write the JSON results artifact."""
     from loadgen.report.live import choose_mode
@@ -175,6 +184,7 @@ def run(
         segment_text=segment.strip(),
         local_url=worker_url,
         progress_fd=worker_progress_fd,
+        thresholds_exit=not no_thresholds_exit,
     )
     with open_streams(wanted) as streams:  # a port in use or a bad path: exit 2, nothing sent
         launched = dataclasses.replace(options, streams=streams)

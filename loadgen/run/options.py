@@ -31,6 +31,7 @@ class RunOptions:
     local_url: str | None = None
     progress_fd: int | None = None
     streams: RunStreams | None = None  # --out-series / --metrics-port, opened by the CLI
+    thresholds_exit: bool = True  # False for a fleet's slice: failed thresholds exit 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,6 +92,7 @@ def worker_command(job: WorkersJob, worker: Worker, url: str | None) -> list[str
     if job.targets_arg is not None:
         argv += ["--targets", str(job.targets_arg.resolve())]
     argv += ["--segment", worker.segment, "--out", str(worker.part), "--quiet"]
+    argv += ["--no-thresholds-exit"]  # the parent judges the merged data, not one part
     argv += ["--seed", str(options.seed), "--grace", repr(options.grace_s)]
     argv += ["--worker-progress-fd", "1"]  # its stdout is the pipe to the parent
     if options.start_at is not None:  # the user's agreed start, for every worker alike

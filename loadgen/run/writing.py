@@ -18,7 +18,7 @@ from loadgen.inputs.targets import Target
 from loadgen.metrics import RunMetrics
 from loadgen.results.artifact import build_artifact, default_artifact_path, generator_verdict
 from loadgen.results.output import write_or_fallback
-from loadgen.results.status import exit_code_of
+from loadgen.results.status import EXIT_CODE_OF_STATUS, exit_code_of
 from loadgen.run.cpuwatch import CpuWatch
 from loadgen.run.engine import EngineOutcome
 from loadgen.run.startat import start_facts
@@ -143,6 +143,7 @@ def write_results(state: RunState) -> RunResult:
     if options.streams is not None:  # the series file from the artifact, the final values
         options.streams.finish(doc, metrics)  # (before the artifact: it appears last)
     path, problem = write_or_fallback(requested, doc)
-    exit_code = exit_code_of(doc)
+    # a slice of a fleet records its thresholds; the merged artifact is judged
+    exit_code = exit_code_of(doc) if options.thresholds_exit else EXIT_CODE_OF_STATUS[doc["status"]]
     state.written.append(RunResult(doc, path, exit_code, requested, problem))
     return state.written[-1]
