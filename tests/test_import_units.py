@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loadgen.errors import GuardRefusal
-from loadgen.importer.batches import ENVELOPE_BYTES, Item, KeyLocks, cut_batches
+from loadgen.importer.batches import ENVELOPE_BYTES, Batch, Item, KeyLocks, cut_batches
 from loadgen.importer.checkpoint import Acks, Checkpoint, CheckpointError, Counts
 from loadgen.importer.guarding import default_ramp
 from loadgen.importer.mapping import ApiChoice, ImportMapping
@@ -174,7 +174,9 @@ def test_any_file_order_keeps_each_ids_order_and_never_shares_an_id_in_flight(
     an id already in flight (it raises if it does)."""
     rng = random.Random(seed)
     items = [item(line, {f"u{u}"}) for line, u in enumerate(users, 1)]
-    locks, in_flight, arrived = KeyLocks(), [], []
+    locks = KeyLocks()
+    in_flight: list[Batch] = []
+    arrived: list[Item] = []
     for batch in cut_batches(items, batch_size, 10_000):
         while len(in_flight) >= concurrency or not locks.free(batch.keys):
             done = in_flight.pop(rng.randrange(len(in_flight)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -23,43 +24,66 @@ EventsArg = Annotated[
 ]
 
 
+ProfileOpt = Annotated[
+    Path | None,
+    typer.Option(help="A profile: its stages are the ramp, the guard checks it (approval)."),
+]
+RateOpt = Annotated[
+    float | None,
+    typer.Option(min=0.01, help="Requests per second (default: the workspace limit)."),
+]
+RampOpt = Annotated[
+    float | None, typer.Option(min=0, help="Seconds from 10 % of --rate to --rate (default 60).")
+]
+BatchOpt = Annotated[
+    int | None, typer.Option(min=1, max=10_000, help="Events per request (default 100).")
+]
+ConcurrencyOpt = Annotated[int, typer.Option(min=1, max=256, help="Requests in flight.")]
+ResumeOpt = Annotated[bool, typer.Option(help="Continue from the checkpoint.")]
+DeadLetterOpt = Annotated[
+    Path | None, typer.Option(help="Dead-letter NDJSON (default EVENTS.dead-letter.ndjson).")
+]
+FormatOpt = Annotated[
+    str | None, typer.Option("--format", help="ndjson or csv (default: by extension).")
+]
+CheckpointOpt = Annotated[
+    Path | None, typer.Option(help="Checkpoint file (default EVENTS.checkpoint.json).")
+]
+OutOpt = Annotated[
+    Path | None,
+    typer.Option("--out", "-o", help="Reconciliation JSON (default EVENTS.import.json)."),
+]
+RetriesOpt = Annotated[int, typer.Option(min=0, max=100, help="Retries per batch.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No live progress.")]
+
+
+@dataclass(frozen=True, slots=True)
+class _Files:
+    """Where the import keeps its state, beside EVENTS unless named."""
+
+    events: Path
+    dead_letter: Path
+    checkpoint: Path
+    out: Path
+
+
 @errors_to_exit_codes
 def import_events(
     events: EventsArg,
     target: TargetOpt = LOCAL,
     targets: TargetsOpt = None,
-    profile: Annotated[
-        Path | None,
-        typer.Option(help="A profile: its stages are the ramp, the guard checks it (approval)."),
-    ] = None,
-    rate: Annotated[
-        float | None,
-        typer.Option(min=0.01, help="Requests per second (default: the workspace limit)."),
-    ] = None,
-    ramp: Annotated[
-        float | None,
-        typer.Option(min=0, help="Seconds from 10 % of --rate to --rate (default 60)."),
-    ] = None,
-    batch_size: Annotated[
-        int | None, typer.Option(min=1, max=10_000, help="Events per request (default 100).")
-    ] = None,
-    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Requests in flight.")] = 4,
-    resume: Annotated[bool, typer.Option(help="Continue from the checkpoint.")] = False,
-    dead_letter: Annotated[
-        Path | None, typer.Option(help="Dead-letter NDJSON (default EVENTS.dead-letter.ndjson).")
-    ] = None,
-    file_format: Annotated[
-        str | None, typer.Option("--format", help="ndjson or csv (default: by extension).")
-    ] = None,
-    checkpoint: Annotated[
-        Path | None, typer.Option(help="Checkpoint file (default EVENTS.checkpoint.json).")
-    ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", "-o", help="Reconciliation JSON (default EVENTS.import.json)."),
-    ] = None,
-    max_retries: Annotated[int, typer.Option(min=0, max=100, help="Retries per batch.")] = 8,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress.")] = False,
+    profile: ProfileOpt = None,
+    rate: RateOpt = None,
+    ramp: RampOpt = None,
+    batch_size: BatchOpt = None,
+    concurrency: ConcurrencyOpt = 4,
+    resume: ResumeOpt = False,
+    dead_letter: DeadLetterOpt = None,
+    file_format: FormatOpt = None,
+    checkpoint: CheckpointOpt = None,
+    out: OutOpt = None,
+    max_retries: RetriesOpt = 8,
+    quiet: QuietOpt = False,
 ) -> None:
     """Import EVENTS into a target: paced, ordered per distinct_id, resumable, reconciled."""
     from loadgen.importer.guarding import from_profile, from_rate
@@ -74,37 +98,26 @@ def import_events(
         chosen = _target(events, target, targets)
         allowed = from_rate(chosen, rate, ramp)
     size = _batch_size(batch_size or allowed.batch_size or 100, allowed)
+    files = _Files(
+        events,
+        dead_letter or _beside(events, ".dead-letter.ndjson"),
+        checkpoint or _beside(events, ".checkpoint.json"),
+        out or _beside(events, ".import.json"),
+    )
     with _url_of(chosen) as url:
-        _run(
-            events,
-            fmt,
-            chosen,
-            url,
-            allowed,
-            size,
-            concurrency,
-            resume,
-            dead_letter,
-            checkpoint,
-            out,
-            max_retries,
-            quiet,
-        )
+        tuning = (size, concurrency, max_retries)
+        _run(files, fmt, chosen, url, allowed, tuning, resume=resume, quiet=quiet)
 
 
 def _run(
-    events: Path,
+    files: _Files,
     fmt: Literal["ndjson", "csv"],
     chosen: Target,
     url: str,
     allowed: Allowed,
-    size: int,
-    concurrency: int,
+    tuning: tuple[int, int, int],
+    *,
     resume: bool,
-    dead_letter: Path | None,
-    checkpoint: Path | None,
-    out: Path | None,
-    max_retries: int,
     quiet: bool,
 ) -> None:
     from loadgen.importer import result
@@ -113,16 +126,17 @@ def _run(
     from loadgen.importer.sender import RetryPolicy
     from loadgen.importer.session import SessionSetup
 
+    size, concurrency, max_retries = tuning
     setup = SessionSetup(
-        path=events,
-        source=str(events),
+        path=files.events,
+        source=str(files.events),
         fmt=fmt,
         url=url,
         verify_tls=chosen.verify_tls,
         batch_size=size,
         concurrency=concurrency,
         on_error=allowed.on_error,
-        checkpoint_path=checkpoint or _beside(events, ".checkpoint.json"),
+        checkpoint_path=files.checkpoint,
     )
     job = ImportJob(
         setup=setup,
@@ -131,8 +145,8 @@ def _run(
         curve=allowed.curve,
         cap=allowed.cap,
         resume=resume,
-        dead_letter_path=dead_letter or _beside(events, ".dead-letter.ndjson"),
-        out=out or _beside(events, ".import.json"),
+        dead_letter_path=files.dead_letter,
+        out=files.out,
         target_name=chosen.name,
         display=choose_display(quiet),
         retry=RetryPolicy(max_retries=max_retries),
