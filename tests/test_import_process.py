@@ -18,7 +18,16 @@ import orjson
 import pytest
 
 from loadgen.mock.process import LocalMock
-from tests.run_support import Running, cli, start, target, write_targets
+from tests.run_support import (
+    Running,
+    cli,
+    profile,
+    scenario,
+    start,
+    target,
+    write_profile,
+    write_targets,
+)
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -172,3 +181,51 @@ def test_a_rate_above_the_workspace_limit_is_refused(tmp_path: Path) -> None:
     result = cli(*import_args(events, "--rate", "500"), cwd=tmp_path)
     assert result.returncode == 4, result.explain()
     assert "workspace limit" in result.stderr
+
+
+def test_with_a_profile_the_guard_refuses_an_unapproved_peak(tmp_path: Path) -> None:
+    events = tmp_path / "events.ndjson"
+    write_events(events, 10, users=5)
+    write_targets(tmp_path, imp=target("http://127.0.0.1:9", workspace_rps_limit=100))
+    peak = profile("hot", start_rate=10, stages=[("60s", 300)])  # 3x the workspace limit
+    result = cli(*import_args(events, "--profile", write_profile(tmp_path, peak)), cwd=tmp_path)
+    assert result.returncode == 4, result.explain()
+    assert "refused" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_with_a_profile_the_rate_follows_its_stages(tmp_path: Path) -> None:
+    events = tmp_path / "events.ndjson"
+    valid = write_events(events, 400, users=50)
+    batch = scenario("import", kind="batch", batch_size=20, historical=True)
+    gentle = profile("gentle", start_rate=2, stages=[("2s", 20)], scenarios=[batch])
+    with LocalMock(rps_limit=0) as mock:
+        write_targets(tmp_path, imp=target(mock.url, workspace_rps_limit=100))
+        args = import_args(events, "--profile", str(write_profile(tmp_path, gentle)))
+        result = cli(*args, cwd=tmp_path)
+        stats = mock.stats()
+    assert result.returncode == 0, result.explain()
+    assert stats["events_unique"] == valid
+    assert stats["apis"]["posthog"]["historical_events"] == valid  # historical_migration
+    assert stats["busiest_1s_requests"] <= 20  # the profile's peak, not the workspace's
+
+
+def test_segment_and_csv_imports_are_deduplicated_on_their_message_ids(tmp_path: Path) -> None:
+    events = tmp_path / "events.csv"
+    rows = ["event,distinct_id,timestamp,properties.n"]
+    rows += [f"Viewed,user-{i % 7},2024-01-01T00:00:{i % 60:02d}Z,{i}" for i in range(300)]
+    rows.insert(100, "Viewed")  # a row with a missing field: dead-lettered
+    events.write_text("\n".join(rows) + "\n")
+    with LocalMock(rps_limit=0) as mock:
+        write_targets(tmp_path, imp=target(mock.url, api="segment", workspace_rps_limit=10))
+        args = import_args(events, "--rate", "10", "--batch-size", "25")
+        first = start(*args, cwd=tmp_path)
+        wait_for_accepted(mock, 100, first)
+        first.kill()
+        first.finish()
+        done = cli(*args, "--resume", cwd=tmp_path)
+        stats = mock.stats()
+    assert done.returncode == 0, done.explain()
+    assert stats["apis"]["segment"]["events"] >= 300
+    assert stats["events_unique"] == 300
+    assert stats["ordering_violations"] == 0
+    assert dead_lines(tmp_path / "events.csv.dead-letter.ndjson") == [101]
