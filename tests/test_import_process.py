@@ -188,7 +188,9 @@ def test_with_a_profile_the_guard_refuses_an_unapproved_peak(tmp_path: Path) -> 
     write_events(events, 10, users=5)
     write_targets(tmp_path, imp=target("http://127.0.0.1:9", workspace_rps_limit=100))
     peak = profile("hot", start_rate=10, stages=[("60s", 300)])  # 3x the workspace limit
-    result = cli(*import_args(events, "--profile", write_profile(tmp_path, peak)), cwd=tmp_path)
+    result = cli(
+        *import_args(events, "--profile", str(write_profile(tmp_path, peak))), cwd=tmp_path
+    )
     assert result.returncode == 4, result.explain()
     assert "refused" in result.stderr and "Traceback" not in result.stderr
 
