@@ -231,3 +231,15 @@ def test_segment_and_csv_imports_are_deduplicated_on_their_message_ids(tmp_path:
     assert stats["events_unique"] == 300
     assert stats["ordering_violations"] == 0
     assert dead_lines(tmp_path / "events.csv.dead-letter.ndjson") == [101]
+
+
+def test_refused_credentials_stop_the_import_with_nothing_dead_lettered(tmp_path: Path) -> None:
+    events = tmp_path / "events.ndjson"
+    write_events(events, 200, users=20)
+    with LocalMock(rps_limit=0, accepted_keys=frozenset({"another-token"})) as mock:
+        write_targets(tmp_path, imp=target(mock.url, workspace_rps_limit=10))
+        result = cli(*import_args(events, "--rate", "10"), cwd=tmp_path)
+    assert result.returncode == 5, result.explain()
+    assert "401" in result.stderr and "Traceback" not in result.stderr
+    doc = orjson.loads((tmp_path / "events.ndjson.import.json").read_bytes())
+    assert doc["status"] == "stopped" and doc["records"]["dead_lettered"] == 0
