@@ -243,3 +243,28 @@ def test_refused_credentials_stop_the_import_with_nothing_dead_lettered(tmp_path
     assert "401" in result.stderr and "Traceback" not in result.stderr
     doc = orjson.loads((tmp_path / "events.ndjson.import.json").read_bytes())
     assert doc["status"] == "stopped" and doc["records"]["dead_lettered"] == 0
+
+
+def test_customerio_entities_refused_inside_a_207_batch_are_dead_lettered(
+    tmp_path: Path,
+) -> None:
+    events = tmp_path / "events.ndjson"
+    good = [{"event": "Viewed", "distinct_id": f"c{i}"} for i in range(30)]
+    # a v2 entity the mock refuses inside the batch: attributes must be an object
+    bad = {"type": "person", "action": "identify", "identifiers": {"id": "c99"}, "attributes": 7}
+    lines = [orjson.dumps(r) for r in good[:10] + [bad] + good[10:]]
+    events.write_bytes(b"\n".join(lines) + b"\n")
+    with LocalMock(rps_limit=0) as mock:
+        write_targets(tmp_path, imp=target(mock.url, api="customerio", workspace_rps_limit=10))
+        result = cli(*import_args(events, "--rate", "10", "--batch-size", "8"), cwd=tmp_path)
+        stats = mock.stats()
+    assert result.returncode == 0, result.explain()
+    assert stats["apis"]["customerio"]["rejected_events"] == 1
+    entries = [
+        orjson.loads(r)
+        for r in (tmp_path / "events.ndjson.dead-letter.ndjson").read_bytes().splitlines()
+    ]
+    assert [(e["line"], e["reason"]) for e in entries] == [(11, "rejected inside the batch (207)")]
+    assert "attributes" in entries[0]["answer"]
+    doc = orjson.loads((tmp_path / "events.ndjson.import.json").read_bytes())
+    assert doc["records"]["accepted"] == 30 and doc["balanced"]

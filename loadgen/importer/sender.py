@@ -44,6 +44,7 @@ from loadgen.transport.retry_after import parse_retry_after
 
 MAX_ANSWER_CHARS = 2000  # of a server's answer kept in a dead-letter entry
 _REFUSED = (401, 403)
+_PARTIAL = 207  # Customer.io v2 batch: some entities refused, listed by batch_index
 
 
 class CredentialsRefused(SafetyStop):
@@ -131,6 +132,8 @@ class Sender:
         attempt = 0
         while True:
             status, answer, retry_after = await self._send_once(request)
+            if status == _PARTIAL:
+                return self._partial(items, answer)
             if status is not None and 200 <= status < 300:
                 self.counts.accepted += len(items)
                 return Outcome.ACKNOWLEDGED
@@ -179,6 +182,17 @@ class Sender:
                 return Outcome.ABANDONED
         return Outcome.ACKNOWLEDGED
 
+    def _partial(self, items: list[Item], answer: str) -> Outcome:
+        """A 207: the entities the server lists are dead-lettered with their error, the
+        others are accepted (an unreadable answer: all of them are taken as accepted,
+        as the status says the batch was processed)."""
+        refused = _refused_indexes(answer)
+        for index in sorted(i for i in refused if 0 <= i < len(items)):
+            self._dead_letter([items[index]], "rejected inside the batch (207)", refused[index])
+        bad = sum(1 for i in refused if 0 <= i < len(items))
+        self.counts.accepted += len(items) - bad
+        return Outcome.ACKNOWLEDGED
+
     def _dead_letter(self, items: list[Item], reason: str, answer: str | None) -> None:
         for item in items:
             self._dead.write(item.line, item.body, reason, answer)
@@ -188,6 +202,19 @@ class Sender:
         with anyio.move_on_after(seconds):
             await self.stop_requested.wait()
         return self._stopping()
+
+
+def _refused_indexes(answer: str) -> dict[int, str]:
+    """{batch_index: that entity's error as JSON} from a Customer.io 207 answer."""
+    try:
+        errors = orjson.loads(answer).get("errors", [])
+    except (orjson.JSONDecodeError, AttributeError):
+        return {}
+    found: dict[int, str] = {}
+    for error in errors if isinstance(errors, list) else []:
+        if isinstance(error, dict) and isinstance(error.get("batch_index"), int):
+            found[error["batch_index"]] = orjson.dumps(error).decode()
+    return found
 
 
 __all__ = [
