@@ -252,7 +252,7 @@ def test_customerio_entities_refused_inside_a_207_batch_are_dead_lettered(
     good = [{"event": "Viewed", "distinct_id": f"c{i}"} for i in range(30)]
     # a v2 entity the mock refuses inside the batch: attributes must be an object
     bad = {"type": "person", "action": "identify", "identifiers": {"id": "c99"}, "attributes": 7}
-    lines = [orjson.dumps(r) for r in good[:10] + [bad] + good[10:]]
+    lines = [orjson.dumps(r) for r in [*good[:10], bad, *good[10:]]]
     events.write_bytes(b"\n".join(lines) + b"\n")
     with LocalMock(rps_limit=0) as mock:
         write_targets(tmp_path, imp=target(mock.url, api="customerio", workspace_rps_limit=10))
