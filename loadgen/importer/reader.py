@@ -58,7 +58,8 @@ def open_file(path: Path) -> BinaryIO:
     try:
         return open_regular(path, "import")
     except UnreadableInput as exc:
-        raise ReplayError(f"cannot import {path}: {exc.message}") from None
+        fix = exc.fix or "check the path and its permissions"
+        raise ReplayError(f"cannot import {path}: {exc.message}; fix: {fix}") from None
 
 
 def records(
