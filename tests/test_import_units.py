@@ -329,3 +329,15 @@ def test_the_default_ramp_follows_the_targets_guard(
     else:
         ramp = default_ramp(steep_target(limits), peak, ramp_s)
         assert ramp.rate_at(1e9) == peak
+
+
+def test_a_dead_letter_entry_cut_by_a_kill_does_not_swallow_the_next(tmp_path: Path) -> None:
+    from loadgen.importer.sender import DeadLetters, dead_lettered_lines
+
+    path = tmp_path / "dead.ndjson"
+    path.write_bytes(b'{"line": 3, "reason": "x"}\n{"line": 7, "rea')  # cut mid-entry
+    assert dead_lettered_lines(path) == {3}
+    dead = DeadLetters(path, "e.ndjson")
+    dead.write(9, {"event": "e"}, "malformed record: why", None)
+    dead.close()
+    assert dead_lettered_lines(path) == {3, 9}

@@ -73,6 +73,8 @@ class DeadLetters:
     def __init__(self, path: Path, source: str) -> None:
         self.path, self._source = path, source
         self._out: IO[bytes] = open(path, "ab")  # noqa: SIM115 - closed by close()
+        if self._out.tell() and not _ends_with_newline(path):
+            self._out.write(b"\n")  # a kill -9 cut the last entry: start on a line of our own
 
     def write(self, item_line: int, record: object, reason: str, answer: str | None) -> None:
         entry = {
@@ -88,6 +90,12 @@ class DeadLetters:
 
     def close(self) -> None:
         self._out.close()
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as stream:
+        stream.seek(-1, 2)
+        return stream.read(1) == b"\n"
 
 
 def dead_lettered_lines(path: Path) -> set[int]:
