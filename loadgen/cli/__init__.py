@@ -11,6 +11,7 @@ from loadgen.cli import (
     checking,
     comparing,
     guarding,
+    importing,
     kubernetes,
     local,
     merging,
@@ -32,6 +33,7 @@ app = typer.Typer(
 )
 app.command()(running.plan)
 app.command()(running.run)
+app.command(name="import")(importing.import_events)
 app.command()(reporting.report)
 app.command()(checking.check)
 app.command()(merging.merge)

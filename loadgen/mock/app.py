@@ -92,6 +92,7 @@ class MockApp:
             return self.plain(405, f"use {' or '.join(route.methods)}", keep_alive)
         if route.api == "admin":
             return self._admin(route.kind, req, keep_alive)
+        self.stats.arrival(self.clock())
         delay = 0.0
         if self.faults.spec.active:
             action, delay = self.faults.decide(self.clock())

@@ -29,6 +29,7 @@ class Event:
 
     `identifies`: ids this event makes known (an identify, or an alias's new id).
     `requires`: the id an alias/merge depends on having been identified earlier.
+    `event_id`: the id a server deduplicates on (PostHog uuid, Segment messageId).
     """
 
     op: str
@@ -36,6 +37,7 @@ class Event:
     distinct_id: str | None
     identifies: tuple[str, ...] = ()
     requires: str | None = None
+    event_id: str | None = None
 
 
 @dataclass(slots=True)

@@ -49,7 +49,7 @@ def handle(kind: str, req: Request, ctx: Context) -> Verdict:
         raise Rejection(400, "empty batch: no events to capture", "empty_batch")
     if len(data) > EVENT_LIMIT:
         _check_event_sizes(events)
-    accepted = [_event(raw) for raw in events]
+    accepted = [_with_id(_event(raw), raw) for raw in events]
     beacon = query.get("beacon", [""])[0] in ("1", "true")
     return Verdict(
         204 if beacon else 200,
@@ -124,6 +124,12 @@ def _check_event_sizes(events: list[Any]) -> None:
     for raw in events:
         if len(json_bytes(raw)) > EVENT_LIMIT:
             raise Rejection(413, f"an event exceeds {EVENT_LIMIT} bytes", "event_too_big")
+
+
+def _with_id(event: Event, raw: object) -> Event:
+    uuid = raw.get("uuid") if isinstance(raw, dict) else None
+    event.event_id = uuid if isinstance(uuid, str) and uuid else None
+    return event
 
 
 def _event(raw: object) -> Event:

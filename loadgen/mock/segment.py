@@ -75,6 +75,13 @@ def _ident(message: dict[str, Any], field: str) -> str | None:
 
 
 def _message(message: object, kind: str | None) -> Event:
+    event = _message_event(message, kind)
+    message_id = message.get("messageId") if isinstance(message, dict) else None
+    event.event_id = message_id if isinstance(message_id, str) and message_id else None
+    return event
+
+
+def _message_event(message: object, kind: str | None) -> Event:
     if not isinstance(message, dict):
         raise Rejection(400, "each message must be a JSON object")
     mtype = kind or message.get("type")

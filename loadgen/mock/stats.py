@@ -5,7 +5,13 @@ Shape (counts since start or the last reset):
     {"uptime_s",
      "requests_total": responses to API routes (what a load generator got answered),
      "responses_by_status": {"200": n, ...} for those responses,
-     "events_accepted", "ordering_violations", "overflow_events", "rate_limited" (429s),
+     "events_accepted", "events_unique" (distinct event ids among them: PostHog uuid,
+     Segment messageId; an event without one counts as unique), "duplicate_event_ids"
+     (accepted events whose id was accepted before: what a deduplicating server drops),
+     "event_ids_exact" (false once more than `exact_event_ids` ids were seen: then later
+     ids are not checked), "busiest_1s_requests" (the most API requests that arrived in
+     any sliding 1 s window, 429s included), "ordering_violations", "overflow_events",
+     "rate_limited" (429s),
      "apis": {"posthog" | "customerio" | "segment": {
          "requests" (2xx), "events" (accepted), "rejected_events" (207 partials),
          "historical_events", "by_status", "ops": {"track": n, ...},
@@ -27,6 +33,7 @@ Distinct ids are counted exactly up to 100,000 ids per API, then with bounded sk
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass
 
 from loadgen.mock.model import Event
@@ -45,6 +52,7 @@ class StatsLimits:
     top_ids: int = 10
     overflow_rate: float = 100.0
     overflow_burst: float = 1000.0
+    exact_event_ids: int = 2_000_000  # ~150 MB of ids at most: an import test's worth
 
 
 class ApiStats:
@@ -57,6 +65,7 @@ class ApiStats:
         self.event_names: dict[str, int] = {}
         self.event_names_other = 0
         self.ids = IdCounter(limits.exact_ids, max(1000, limits.top_ids * 10))
+        self.event_ids = EventIds(limits.exact_event_ids)
         self.ordering = OrderingTracker(limits.exact_ids)
         self.overflow = OverflowSimulator(limits.overflow_rate, limits.overflow_burst)
         self._top = limits.top_ids
@@ -68,6 +77,7 @@ class ApiStats:
             self.historical_events += len(events)
         ops, names = self.ops, self.event_names
         for event in events:
+            self.event_ids.add(event.event_id)
             ops[event.op] = ops.get(event.op, 0) + 1
             name = event.name
             if name is not None:
@@ -103,6 +113,44 @@ class ApiStats:
         }
 
 
+class EventIds:
+    """Accepted event ids, exactly up to `limit` of them: duplicates are what a server that
+    deduplicates on ids (PostHog) would drop."""
+
+    __slots__ = ("_limit", "_seen", "duplicates", "exact")
+
+    def __init__(self, limit: int) -> None:
+        self._limit, self._seen = limit, set[str]()
+        self.duplicates, self.exact = 0, True
+
+    def add(self, event_id: str | None) -> None:
+        if event_id is None:
+            return
+        if event_id in self._seen:
+            self.duplicates += 1
+        elif len(self._seen) < self._limit:
+            self._seen.add(event_id)
+        else:
+            self.exact = False
+
+
+class Busiest:
+    """The most arrivals in any sliding window of `window_s` (the times are monotonic)."""
+
+    __slots__ = ("_times", "_window", "most")
+
+    def __init__(self, window_s: float = 1.0) -> None:
+        self._times: deque[float] = deque()
+        self._window, self.most = window_s, 0
+
+    def arrive(self, now: float) -> None:
+        times = self._times
+        times.append(now)
+        while times[0] <= now - self._window:
+            times.popleft()
+        self.most = max(self.most, len(times))
+
+
 class Stats:
     """Everything the mock counts; reset as a whole by `POST /_loadgen/reset`."""
 
@@ -119,6 +167,11 @@ class Stats:
         self.api_by_status: dict[int, int] = {}
         self.connections_total = 0
         self.apis = {api: ApiStats(self.limits) for api in APIS}
+        self.busiest = Busiest()
+
+    def arrival(self, now: float) -> None:
+        """One request to an API route arrived (before any answer, 429s included)."""
+        self.busiest.arrive(now)
 
     def response(self, api: str, status: int, sent: int) -> None:
         """Count one response sent; only API routes count in the API totals."""
@@ -140,6 +193,10 @@ class Stats:
             "requests_total": self.api_responses,
             "responses_by_status": _by_status(self.api_by_status),
             "events_accepted": sum(a.events for a in self.apis.values()),
+            "events_unique": sum(a.events - a.event_ids.duplicates for a in self.apis.values()),
+            "duplicate_event_ids": sum(a.event_ids.duplicates for a in self.apis.values()),
+            "event_ids_exact": all(a.event_ids.exact for a in self.apis.values()),
+            "busiest_1s_requests": self.busiest.most,
             "ordering_violations": sum(a.ordering.violations for a in self.apis.values()),
             "overflow_events": sum(a.overflow.events for a in self.apis.values()),
             "rate_limited": self.rate_limited,

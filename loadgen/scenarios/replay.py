@@ -233,6 +233,13 @@ def generic_op(record: dict[str, Any], ts: float, serial: int) -> Op:
     return op
 
 
+def record_wire(fmt: ApiFormat, record: dict[str, Any], ts: float, serial: int) -> Wire:
+    """One file record in the API's shape: as is if it has it, else as a generic record
+    (the one mapping `replay` and `loadgen import` share); RecordError if it cannot be."""
+    wire = fmt.passthrough(record, ts, serial)
+    return wire if wire is not None else fmt.wire(generic_op(record, ts, serial))
+
+
 class ReplayScenario:
     """One scenario fed from a file; `build(n)` sends its next `batch_size` records."""
 
@@ -313,8 +320,7 @@ class ReplayScenario:
             raise ReplayError(f"{self._path}:1: {exc}") from None
 
     def _wire(self, record: dict[str, Any], ts: float, serial: int) -> Wire:
-        wire = self._fmt.passthrough(record, ts, serial)
-        return wire if wire is not None else self._fmt.wire(generic_op(record, ts, serial))
+        return record_wire(self._fmt, record, ts, serial)
 
     def _bad(self, line: int, why: str) -> None:
         if self._spec.replay is not None and self._spec.replay.on_error == "skip":

@@ -1,0 +1,1 @@
+"""The JSON Schema of the import reconciliation artifact (import-result-v1.schema.json)."""
