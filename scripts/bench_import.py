@@ -155,6 +155,7 @@ class ImportRun:
     file_size: int
     samples: list[MemSample] = field(default_factory=list)
     mock: dict[str, Any] = field(default_factory=dict)
+    cores: dict[int, float] = field(default_factory=dict)  # each core's busy share meanwhile
 
 
 def import_command(events: Path, targets: Path, out: Path) -> list[str]:
@@ -177,7 +178,8 @@ def run_import(name: str, events: Path, targets: Path, timeout_s: float) -> Impo
     sampler = MemSampler(proc.pid, checkpoint)
     sampler.start()
     try:
-        _, err = proc.communicate(timeout=timeout_s)
+        with b.core_meter() as cores:
+            _, err = proc.communicate(timeout=timeout_s)
     except BaseException:
         b.stop_process(proc, 10.0)
         raise
@@ -187,7 +189,8 @@ def run_import(name: str, events: Path, targets: Path, timeout_s: float) -> Impo
         raise RuntimeError(f"loadgen import exited {proc.returncode}: {err.decode()[-2000:]}")
     wall = time.perf_counter() - wall0
     size = events.stat().st_size
-    return ImportRun(name, cmd, orjson.loads(out.read_bytes()), wall, size, sampler.samples)
+    doc = orjson.loads(out.read_bytes())
+    return ImportRun(name, cmd, doc, wall, size, sampler.samples, cores=cores)
 
 
 def pin_pid(pid: int, core: int) -> None:
@@ -286,7 +289,7 @@ def report(runs: list[ImportRun], machine: str, tmp: Path) -> None:
     print(b.markdown_table(HEADERS, [describe(run) for run in runs]))
     print()
     for run in runs:
-        print(f"- {run.name}: the mock saw {mock_check(run.mock)}")
+        print(f"- {run.name}: the mock saw {mock_check(run.mock)}; {b.format_cores(run.cores)}")
     print("\n## Commands\n")
     print(f"- this benchmark: `{b.shell([sys.executable, *sys.argv])}`")
     print(f"- the mock: `LocalMock(rps_limit=0)` (`loadgen serve --rps-limit 0`), core {MOCK_CORE}")
@@ -320,7 +323,7 @@ def main() -> int:
             run = case(tmp, mock.url, args)
             run.mock = mock.stats()
             runs.append(run)
-            print(f"  {' | '.join(describe(run))}", flush=True)
+            print(f"  {' | '.join(describe(run))} ({b.format_cores(run.cores)})", flush=True)
         report(runs, machine, tmp)
     return 0
 
