@@ -45,17 +45,14 @@ def reevaluate(doc: dict[str, Any], profile_path: Path | None, label: str) -> li
     """The artifact's thresholds (or `profile_path`'s) evaluated again on its data; the
     threshold that aborted the run stays marked."""
     from loadgen.results.artifact import ResultsError
-    from loadgen.thresholds.evaluate import aborted_by_of, bottleneck_checked, evaluate, specs_of
+    from loadgen.thresholds.evaluate import aborted_by_of, evaluate, evaluate_recorded
 
-    aborted_by = aborted_by_of(doc.get("thresholds", []))
+    recorded = doc.get("thresholds", [])
     if profile_path is None:
         try:
-            specs = specs_of(doc)
+            return evaluate_recorded(recorded, doc)
         except ValueError as exc:
             raise ResultsError(f"{label}: {exc}") from None
-        return evaluate(
-            specs, doc, aborted_by=aborted_by, fail_on_generator_bottleneck=bottleneck_checked(doc)
-        )
     from loadgen.inputs.profile import load_profile
 
     chosen = load_profile(profile_path)
@@ -68,6 +65,6 @@ def reevaluate(doc: dict[str, Any], profile_path: Path | None, label: str) -> li
     return evaluate(
         chosen.thresholds,
         doc,
-        aborted_by=aborted_by,
+        aborted_by=aborted_by_of(recorded),
         fail_on_generator_bottleneck=chosen.fail_on_generator_bottleneck,
     )

@@ -58,19 +58,13 @@ def merge_fleet(parts: Sequence[Part], *, allow_partial: bool = False) -> Doc:
 def _thresholds_on_merged(parts: Sequence[Part], merged: Doc) -> list[Doc]:
     """The fleet's one verdict: the profile's thresholds (as the parts recorded them: one
     profile, so the same ones) evaluated on the merged data, never on one part's."""
-    from loadgen.thresholds.evaluate import aborted_by_of, bottleneck_checked, evaluate, specs_of
+    from loadgen.thresholds.evaluate import evaluate_recorded
 
-    first = parts[0].doc
+    stopped = [e for p in parts for e in p.doc.get("thresholds", [])]
     try:
-        specs = specs_of(first)
+        return evaluate_recorded(parts[0].doc.get("thresholds", []), merged, stopped=stopped)
     except ValueError as exc:
         raise ResultsError(f"{parts[0].label}: {exc}") from None
-    return evaluate(
-        specs,
-        merged,
-        aborted_by=aborted_by_of([e for p in parts for e in p.doc.get("thresholds", [])]),
-        fail_on_generator_bottleneck=bottleneck_checked(first),
-    )
 
 
 def _check_same_run(parts: Sequence[Part]) -> None:

@@ -13,7 +13,7 @@ import dataclasses
 import gc
 import resource
 import time
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -182,15 +182,19 @@ async def _run_engine(
     with _gc_frozen(), signals_stopping(engine):
         if options.start_at is not None:
             await _wait_for_agreed_start(state, engine, options.start_at)
-        origin = monotonic_of(options.start_at) if options.start_at is not None else None
-        began = time.perf_counter() if origin is None else origin
+        # the run's clock: from the engine's start, or from the agreed one (a late slice
+        # shows where in the schedule it is); the display and the threshold watch share it
+        agreed = options.start_at
+        began = monotonic_of(agreed) if agreed is not None else time.perf_counter()
+
+        def elapsed() -> float:
+            return max(0.0, time.perf_counter() - began)
+
         # the series rows' `time`: offset 0 is the engine's start (the agreed one, if any)
         metrics.mark_start(options.start_at)
         async with (
-            _live_display(options, title, schedule.duration_s, metrics, origin),
-            watching_thresholds(
-                profile.thresholds, metrics, engine, lambda: time.perf_counter() - began
-            ) as watch,
+            _live_display(options, title, schedule.duration_s, metrics, elapsed),
+            watching_thresholds(profile.thresholds, metrics, engine, elapsed) as watch,
             streaming(options.streams, metrics),
         ):
             outcome = await engine.run()
@@ -264,16 +268,10 @@ async def _live_display(
     title: str,
     duration_s: float,
     metrics: RunMetrics,
-    origin: float | None = None,
+    elapsed: Callable[[], float],
 ) -> AsyncIterator[None]:
-    """The live progress for as long as the engine runs, its clock started with it (or at
-    the agreed start, `origin`, so a late start shows where in the schedule it is); a
+    """The live progress for as long as the engine runs, on the run's clock `elapsed`; a
     worker's goes to its parent, which shows the sum of all workers'."""
-    start = time.perf_counter() if origin is None else origin
-
-    def elapsed() -> float:
-        return max(0.0, time.perf_counter() - start)
-
     if options.progress_fd is not None:
         progress = emit_progress(options.progress_fd, duration_s, elapsed, metrics.snapshot)
     else:

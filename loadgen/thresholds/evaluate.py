@@ -119,15 +119,34 @@ def abort_reason(spec: ThresholdSpec, obs: Observations) -> str:
 
 def abort_key(spec: ThresholdSpec) -> str:
     """How the run remembers which threshold stopped it (name and expression)."""
-    return f"{spec.name} {spec.expression}"
+    return _key(spec.name, spec.expression)
+
+
+def _key(name: str, expression: str) -> str:
+    return f"{name} {expression}"
 
 
 def aborted_by_of(entries: Sequence[Doc]) -> str | None:
     """Which threshold stopped the run, from an artifact's entries (kept on re-evaluation)."""
     for entry in entries:
         if entry.get("aborted_run"):
-            return f"{entry['name']} {entry['expression']}"
+            return _key(entry["name"], entry["expression"])
     return None
+
+
+def evaluate_recorded(
+    recorded: Sequence[Doc], doc: Doc, *, stopped: Sequence[Doc] = ()
+) -> list[Doc]:
+    """The thresholds `recorded` (an artifact's entries) evaluated again on `doc`: the one
+    that stopped the run (found in `recorded` or `stopped`, e.g. other parts' entries)
+    stays marked, and the bottleneck entry stays asked for. ValueError when an entry cannot
+    be read back."""
+    return evaluate(
+        specs_of({"thresholds": list(recorded)}),
+        doc,
+        aborted_by=aborted_by_of([*recorded, *stopped]),
+        fail_on_generator_bottleneck=bottleneck_checked({"thresholds": list(recorded)}),
+    )
 
 
 def specs_of(doc: Doc) -> tuple[ThresholdSpec, ...]:

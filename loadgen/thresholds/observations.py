@@ -29,6 +29,8 @@ class Observations:
     duration_s: float
     series: Sequence[Doc] = ()
     series_histograms: Mapping[str, str] = field(default_factory=dict)
+    # each second's histogram decoded once: every window it falls in reads it again
+    _decoded: dict[int, HdrHistogram | None] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of_artifact(cls, doc: Doc) -> Observations:
@@ -64,5 +66,7 @@ class Observations:
         return self.histograms.get("service" if scenario is None else f"service:{scenario}")
 
     def second_histogram(self, t: int) -> HdrHistogram | None:
-        text = self.series_histograms.get(str(t))
-        return None if text is None else hdr.decode(text)
+        if t not in self._decoded:
+            text = self.series_histograms.get(str(t))
+            self._decoded[t] = None if text is None else hdr.decode(text)
+        return self._decoded[t]

@@ -11,6 +11,7 @@ from hdrh.histogram import HdrHistogram
 
 from loadgen.inputs.models import ThresholdSpec
 from loadgen.metrics import hdr
+from loadgen.metrics.series import COUNTER_FIELDS
 from loadgen.thresholds.observations import Observations
 
 Doc = dict[str, Any]
@@ -43,7 +44,7 @@ def _counts_of_block(block: Doc, totals: Doc, scenario: str | None) -> dict[str,
     planned = totals["planned"] if scenario is None else block["count"] + block["dropped"]
     return {
         "attempts": attempts,
-        "ok": status.get("2xx", 0),
+        "failed": attempts - status.get("2xx", 0),  # non-2xx answers and no answer
         "429": status.get("429", 0),
         "errors": block["errors"],
         "dropped": block["dropped"],
@@ -62,13 +63,15 @@ def _count_value(spec: ThresholdSpec, c: dict[str, float], duration_s: float) ->
     metric, aggregation = spec.metric, spec.aggregation
     if metric == "achieved_rate":
         return _ratio(c["sent"], c["planned"])
-    numerator, denominator = {
-        "failed": (c["attempts"] - c["ok"], c["attempts"]),
-        "http_429": (c["429"], c["attempts"]),
-        "errors": (c["errors"], c["attempts"]),
-        "dropped": (c["dropped"], c["planned"]),
-        "requests": (c["attempts"], duration_s),
+    part, whole = {  # the counters a metric is made of; None: per second of the run
+        "failed": ("failed", "attempts"),
+        "http_429": ("429", "attempts"),
+        "errors": ("errors", "attempts"),
+        "dropped": ("dropped", "planned"),
+        "requests": ("attempts", None),
     }[metric]
+    numerator = c[part]
+    denominator = c[whole] if whole is not None else duration_s
     if aggregation == "count":
         return float(numerator)
     return _ratio(numerator, denominator)
@@ -95,9 +98,7 @@ def _window_value(
     if spec.metric == "latency":
         merged = hdr.merged(h for t in seconds if (h := obs.second_histogram(t)) is not None)
         return trend(merged, spec)
-    summed: dict[str, float] = dict.fromkeys(
-        ("planned", "started", "completed", "dropped", "status_429", "errors"), 0
-    )
+    summed: dict[str, float] = dict.fromkeys(COUNTER_FIELDS, 0)  # the series rows' counters
     for t in seconds:
         row = rows.get(t)
         if row is not None:
@@ -105,7 +106,6 @@ def _window_value(
                 summed[key] += row.get(key, 0)
     counts = {
         "attempts": summed["completed"] + summed["errors"],
-        "ok": summed["completed"] - summed["status_429"],  # unused: `failed` has no windows
         "429": summed["status_429"],
         "errors": summed["errors"],
         "dropped": summed["dropped"],
